@@ -1,0 +1,202 @@
+import { EventEmitter } from 'node:events';
+import { readFileSync, statSync } from 'node:fs';
+import { LRUCache } from 'lru-cache';
+import { Reader, type Response } from 'maxmind';
+import { ServiceError } from '../server/errors.js';
+import { canonicalIp, ipFamily } from './ip-ranges.js';
+import type { GeoResult } from './types.js';
+
+/**
+ * City databases in the MMDB format: MaxMind GeoIP2/GeoLite2 City and DB-IP Lite as repackaged by
+ * ip-location-db. Several files may serve together (DB-IP ships IPv4 and IPv6 apart); an IPv4
+ * address is looked up in the files that can hold it, the first answer wins. Files are re-read
+ * when they change on disk, so a monthly update needs no restart.
+ */
+
+/**
+ * The fields we read from either schema. MaxMind nests (`city.names.en`, `location.latitude`);
+ * DB-IP Lite is flat (`city`, `country_code`, `latitude`). Both are typed loosely on purpose: a
+ * database is outside input and every field is checked before use.
+ */
+interface AnyCityRecord {
+  city?: string | { names?: Record<string, string> };
+  country?: { iso_code?: string; names?: Record<string, string> };
+  registered_country?: { iso_code?: string; names?: Record<string, string> };
+  subdivisions?: { names?: Record<string, string> }[];
+  location?: { latitude?: number; longitude?: number; accuracy_radius?: number };
+  country_code?: string;
+  state1?: string;
+  latitude?: number;
+  longitude?: number;
+}
+
+const regionNames = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
+
+/** Country names from ISO 3166-1 codes, for databases that carry only the code (DB-IP Lite). */
+export function countryNameFromIso(iso: string | undefined): string | undefined {
+  if (!iso || !/^[A-Za-z]{2}$/.test(iso)) return undefined;
+  try {
+    const name = regionNames.of(iso.toUpperCase());
+    return name && name !== 'Unknown Region' ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function finite(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/** Maps either schema onto our GeoResult; undefined when the record says nothing useful. */
+export function toGeoResult(record: AnyCityRecord): GeoResult | undefined {
+  const country = record.country ?? record.registered_country;
+  const countryIsoCode = nonEmpty(country?.iso_code) ?? nonEmpty(record.country_code);
+  const countryName = nonEmpty(country?.names?.en) ?? countryNameFromIso(countryIsoCode);
+  const cityName = typeof record.city === 'string' ? nonEmpty(record.city) : nonEmpty(record.city?.names?.en);
+  const regionName = nonEmpty(record.subdivisions?.[0]?.names?.en) ?? nonEmpty(record.state1);
+  const lat = finite(record.location?.latitude) ?? finite(record.latitude);
+  const lon = finite(record.location?.longitude) ?? finite(record.longitude);
+  const location =
+    lat !== undefined && lon !== undefined && Math.abs(lat) <= 90 && Math.abs(lon) <= 180 ? { lat, lon } : undefined;
+  if (!countryIsoCode && !cityName && !location) return undefined;
+  const accuracyRadiusKm = finite(record.location?.accuracy_radius) ?? 0;
+  const placeKey = cityName
+    ? `${countryIsoCode ?? ''}|${regionName ?? ''}|${cityName}`
+    : location
+      ? `${countryIsoCode ?? ''}|@${location.lat.toFixed(2)},${location.lon.toFixed(2)}`
+      : `${countryIsoCode ?? ''}|`;
+  return { cityName, countryName, countryIsoCode, regionName, location, accuracyRadiusKm, placeKey };
+}
+
+interface LoadedFile {
+  readonly path: string;
+  readonly reader: Reader<Response>;
+  readonly ipVersion: number;
+  readonly signature: string;
+}
+
+function fileSignature(path: string): string {
+  const st = statSync(path);
+  return `${st.ino}:${st.size}:${st.mtimeMs}`;
+}
+
+function loadFile(path: string): LoadedFile {
+  let buffer: Buffer;
+  let signature: string;
+  try {
+    signature = fileSignature(path);
+    buffer = readFileSync(path);
+  } catch (err) {
+    throw new ServiceError('geoip_unavailable', `cannot read GeoIP database ${path}: ${(err as Error).message}`);
+  }
+  let reader: Reader<Response>;
+  try {
+    // Our own LRU sits in front (keyed by address), so the reader's record cache would only duplicate it.
+    reader = new Reader<Response>(buffer);
+  } catch (err) {
+    throw new ServiceError('geoip_unavailable', `${path} is not a MaxMind DB (MMDB) file: ${(err as Error).message}`);
+  }
+  const type = reader.metadata.databaseType ?? '';
+  if (!/city/i.test(type)) {
+    throw new ServiceError('geoip_unavailable', `${path} is a "${type}" database; a City database is needed (GeoLite2-City, GeoIP2-City or DB-IP City Lite)`);
+  }
+  return { path, reader, ipVersion: reader.metadata.ipVersion, signature };
+}
+
+const NOT_FOUND = Symbol('not found');
+type CacheValue = GeoResult | typeof NOT_FOUND;
+
+export interface GeoIpDatabaseOptions {
+  readonly paths: readonly string[];
+  /** How often files are checked for a change; 0 turns the check off. */
+  readonly reloadIntervalMs: number;
+  readonly cacheSize: number;
+}
+
+export class GeoIpDatabase extends EventEmitter {
+  private files: LoadedFile[];
+  private readonly cache: LRUCache<string, { v: CacheValue }> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  lookups = 0;
+  misses = 0;
+
+  /** Opens every file now; throws a ServiceError naming the file when one cannot serve. */
+  constructor(private readonly options: GeoIpDatabaseOptions) {
+    super();
+    if (options.paths.length === 0) throw new ServiceError('geoip_unavailable', 'no GeoIP database file given');
+    this.files = options.paths.map(loadFile);
+    this.cache = options.cacheSize > 0 ? new LRUCache({ max: options.cacheSize }) : undefined;
+    if (options.reloadIntervalMs > 0) {
+      this.timer = setInterval(() => this.reloadIfChanged(), options.reloadIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  get description(): { path: string; type: string; buildEpoch: string; ipVersion: number }[] {
+    return this.files.map((f) => ({
+      path: f.path,
+      type: f.reader.metadata.databaseType,
+      buildEpoch: f.reader.metadata.buildEpoch.toISOString(),
+      ipVersion: f.ipVersion,
+    }));
+  }
+
+  /** Looks up a valid IP address (validate first: the reader reads "AWS Internal" as 0.0.0.0). */
+  lookup(ip: string): GeoResult | undefined {
+    this.lookups++;
+    const cached = this.cache?.get(ip);
+    if (cached) {
+      if (cached.v === NOT_FOUND) this.misses++;
+      return cached.v === NOT_FOUND ? undefined : cached.v;
+    }
+    const result = this.lookupUncached(ip);
+    if (!result) this.misses++;
+    this.cache?.set(ip, { v: result ?? NOT_FOUND });
+    return result;
+  }
+
+  private lookupUncached(ip: string): GeoResult | undefined {
+    const address = canonicalIp(ip);
+    const family = ipFamily(address);
+    if (family === 0) return undefined;
+    for (const file of this.files) {
+      if (family === 6 && file.ipVersion === 4) continue;
+      const record = file.reader.get(address);
+      if (record && typeof record === 'object') {
+        const result = toGeoResult(record as AnyCityRecord);
+        if (result) return result;
+      }
+    }
+    return undefined;
+  }
+
+  /** Re-reads the files if any changed on disk; a broken new file is reported and the old one kept. */
+  reloadIfChanged(): boolean {
+    let changed: boolean;
+    try {
+      changed = this.files.some((f) => fileSignature(f.path) !== f.signature);
+    } catch (err) {
+      this.emit('reloadError', err);
+      return false;
+    }
+    if (!changed) return false;
+    try {
+      this.files = this.options.paths.map(loadFile);
+    } catch (err) {
+      this.emit('reloadError', err);
+      return false;
+    }
+    this.cache?.clear();
+    this.emit('reload', this.description);
+    return true;
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,172 @@
+import { CidrSet } from './ip-ranges.js';
+import { checkOptions, optionError } from './options.js';
+import type { KeyState, PrincipalBaseline, StateStore } from './state.js';
+import { assessTravel, insertSighting, neighbours, type Sighting, type TravelAssessment } from './travel.js';
+import type { Context, Doc, Processor } from './types.js';
+
+/**
+ * Judges each located event of an access key against the key's chronological neighbours and
+ * records the impossible journeys in `ctx.facts.travel`; the `alert` processor turns them into
+ * alert documents. Suppression, the optional baseline and the allowlists are decided here.
+ */
+
+export const TYPE = 'impossible-travel';
+
+export interface ImpossibleTravelOptions {
+  readonly tag?: string;
+  readonly store: StateStore;
+  readonly minDistanceKm: number;
+  readonly maxSpeedKmh: number;
+  readonly suppressionWindowMs: number;
+  readonly historyMaxLocations: number;
+  readonly historyMaxAgeMs: number;
+  /** 0 turns the baseline off. */
+  readonly baselineLearningDays: number;
+  readonly allowCidrs: readonly string[];
+  readonly allowPrincipals: readonly string[];
+  readonly allowAccessKeys: readonly string[];
+}
+
+const KNOWN: (keyof ImpossibleTravelOptions)[] = [
+  'tag', 'store', 'minDistanceKm', 'maxSpeedKmh', 'suppressionWindowMs', 'historyMaxLocations',
+  'historyMaxAgeMs', 'baselineLearningDays', 'allowCidrs', 'allowPrincipals', 'allowAccessKeys',
+];
+
+const MAX_BASELINE_PLACES = 256;
+const DAY_MS = 86_400_000;
+
+/** `*` matches any run of characters; everything else is literal. */
+function globToRegExp(pattern: string): RegExp {
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+  return new RegExp(`^${escaped}$`);
+}
+
+/** The suppression key of an unordered pair of places. */
+export function placePairKey(a: string, b: string): string {
+  return a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
+}
+
+/** The alert id: the same pair of events always gives the same id, so replays never duplicate. */
+export type AlertIdFn = (accessKeyId: string, assessment: TravelAssessment) => string;
+
+export class ImpossibleTravel implements Processor {
+  readonly type = TYPE;
+  readonly tag: string;
+  private readonly options: ImpossibleTravelOptions;
+  private readonly allowCidrs: CidrSet;
+  private readonly allowPrincipals: RegExp[];
+  private readonly allowAccessKeys: ReadonlySet<string>;
+  private readonly learningMs: number;
+
+  constructor(
+    options: ImpossibleTravelOptions,
+    private readonly alertId: AlertIdFn,
+  ) {
+    this.tag = options.tag ?? TYPE;
+    checkOptions(TYPE, this.tag, options, KNOWN);
+    const check = (property: string, ok: boolean, message: string): void => {
+      if (!ok) throw optionError(TYPE, this.tag, property, message);
+    };
+    check('minDistanceKm', options.minDistanceKm >= 0, 'must be 0 or more');
+    check('maxSpeedKmh', options.maxSpeedKmh > 0, 'must be more than 0');
+    check('historyMaxLocations', Number.isInteger(options.historyMaxLocations) && options.historyMaxLocations >= 2, 'must be a whole number of at least 2');
+    check('baselineLearningDays', options.baselineLearningDays === 0 || (options.baselineLearningDays >= 1 && options.baselineLearningDays <= 30), 'must be 0 (off) or from 1 to 30');
+    try {
+      this.allowCidrs = new CidrSet(options.allowCidrs);
+    } catch (err) {
+      throw optionError(TYPE, this.tag, 'allowCidrs', (err as Error).message);
+    }
+    this.options = options;
+    this.allowPrincipals = options.allowPrincipals.map(globToRegExp);
+    this.allowAccessKeys = new Set(options.allowAccessKeys);
+    this.learningMs = options.baselineLearningDays * DAY_MS;
+  }
+
+  /** The key and principal a document would be judged under, or undefined when it is out of scope. */
+  scope(ctx: Context): { accessKeyId: string; principal: string | undefined } | undefined {
+    const f = ctx.facts;
+    if (f.accessKeyId === undefined || f.identityType === 'AWSService') return undefined;
+    if (f.timestampMs === undefined || f.ip === undefined || !f.ipRoutable || f.geo?.location === undefined) return undefined;
+    return { accessKeyId: f.accessKeyId, principal: f.principal };
+  }
+
+  process(doc: Doc, ctx: Context): Doc {
+    const scope = this.scope(ctx);
+    if (!scope) return doc;
+    const { accessKeyId, principal } = scope;
+    const f = ctx.facts;
+    if (this.allowAccessKeys.has(accessKeyId)) return doc;
+    if (principal !== undefined && this.allowPrincipals.some((re) => re.test(principal))) return doc;
+    if (this.allowCidrs.has(f.ip!)) return doc;
+
+    const store = this.options.store;
+    const sighting: Sighting = {
+      atMs: f.timestampMs!,
+      ip: f.ip!,
+      eventId: f.eventId,
+      geo: f.geo as Sighting['geo'],
+    };
+    const state: KeyState = store.getKey(accessKeyId) ?? { history: [], alerted: undefined };
+    const near = neighbours(state.history, sighting);
+    const baseline = this.baseline(principal, sighting);
+
+    for (const other of [near.before, near.after]) {
+      if (!other) continue;
+      const assessment = assessTravel(other, sighting, this.options);
+      if (!assessment.impossible) continue;
+      if (baseline && this.baselineExplains(baseline, assessment)) {
+        ctx.log.debug({ accessKeyId, principal }, 'impossible travel between baseline places, or during learning: no alert');
+        continue;
+      }
+      if (this.suppressed(state, accessKeyId, assessment)) {
+        ctx.log.debug({ accessKeyId }, 'impossible travel suppressed: this pair of places alerted recently');
+        continue;
+      }
+      (f.travel ??= []).push(assessment);
+    }
+
+    insertSighting(state.history, sighting, near.insertAt, {
+      maxLocations: this.options.historyMaxLocations,
+      maxAgeMs: this.options.historyMaxAgeMs,
+    });
+    store.setKey(accessKeyId, state);
+    return doc;
+  }
+
+  /** Updates and returns the principal's baseline, when the baseline is on. */
+  private baseline(principal: string | undefined, sighting: Sighting): PrincipalBaseline | undefined {
+    if (this.learningMs === 0 || principal === undefined) return undefined;
+    const store = this.options.store;
+    const baseline = store.getPrincipal(principal) ?? { firstSeenMs: sighting.atMs, places: [] };
+    baseline.firstSeenMs = Math.min(baseline.firstSeenMs, sighting.atMs);
+    const learning = sighting.atMs < baseline.firstSeenMs + this.learningMs;
+    if (learning && !baseline.places.includes(sighting.geo.placeKey) && baseline.places.length < MAX_BASELINE_PLACES) {
+      baseline.places.push(sighting.geo.placeKey);
+    }
+    store.setPrincipal(principal, baseline);
+    return baseline;
+  }
+
+  private baselineExplains(baseline: PrincipalBaseline, a: TravelAssessment): boolean {
+    if (a.to.atMs < baseline.firstSeenMs + this.learningMs) return true;
+    return baseline.places.includes(a.from.geo.placeKey) && baseline.places.includes(a.to.geo.placeKey);
+  }
+
+  /**
+   * At most one alert per key and place pair within the window. The same pair of events raised
+   * again (a replayed batch) is not suppressed: it yields the same alert id, which stores dedupe.
+   */
+  private suppressed(state: KeyState, accessKeyId: string, a: TravelAssessment): boolean {
+    const window = this.options.suppressionWindowMs;
+    const pair = placePairKey(a.from.geo.placeKey, a.to.geo.placeKey);
+    const id = this.alertId(accessKeyId, a);
+    const last = state.alerted?.[pair];
+    if (last && last.alertId !== id && Math.abs(a.to.atMs - last.atMs) < window) return true;
+    const alerted = (state.alerted ??= {});
+    for (const [k, v] of Object.entries(alerted)) {
+      if (Math.abs(a.to.atMs - v.atMs) >= window) delete alerted[k];
+    }
+    alerted[pair] = { atMs: a.to.atMs, alertId: id };
+    return false;
+  }
+}

@@ -1,0 +1,153 @@
+import type { Logger } from 'pino';
+import type { DetectionConfig } from '../server/config.js';
+import { errorMessage, itemError, type ItemError } from '../server/errors.js';
+import { AlertProcessor, alertId } from './alert.js';
+import type { GeoIpDatabase } from './geoip-database.js';
+import { GeoIp } from './geoip.js';
+import { ImpossibleTravel } from './impossible-travel.js';
+import { NormalizeCloudTrail } from './normalize-cloudtrail.js';
+import type { StateStore } from './state.js';
+import { isPlainObject, type Context, type Doc, type DocFacts, type Processor } from './types.js';
+
+/**
+ * Runs a batch of CloudTrail records through the processors. Enrichment runs per record; then the
+ * state store loads what it knows about the batch's keys; then detection runs in event-time order
+ * (CloudTrail files are unsorted inside); then the store commits. A record that is not an object,
+ * or that makes a processor throw, becomes an error entry in its place: the batch goes on.
+ */
+
+export interface BatchResult {
+  /** One entry per input record, in input order. */
+  readonly docs: (Doc | ItemError)[];
+  readonly alerts: Doc[];
+}
+
+export interface PipelineCounters {
+  records: number;
+  recordErrors: number;
+  located: number;
+  geoipMisses: number;
+  alerts: number;
+}
+
+/** Marks an input position whose record could not be read at all (e.g. a bad NDJSON line). */
+export class UnreadableRecord {
+  constructor(readonly error: ItemError) {}
+}
+
+export class Pipeline {
+  readonly counters: PipelineCounters = { records: 0, recordErrors: 0, located: 0, geoipMisses: 0, alerts: 0 };
+
+  constructor(
+    private readonly enrichers: readonly Processor[],
+    private readonly detectors: readonly Processor[],
+    private readonly travel: ImpossibleTravel,
+    private readonly store: StateStore,
+    private readonly log: Logger,
+  ) {}
+
+  async run(records: readonly unknown[], log: Logger = this.log): Promise<BatchResult> {
+    const docs: (Doc | ItemError)[] = new Array(records.length);
+    const contexts: (Context | undefined)[] = new Array(records.length);
+    const alerts: Doc[] = [];
+    const emit = (alert: Doc): void => {
+      alerts.push(alert);
+    };
+    const keys = new Set<string>();
+    const principals = new Set<string>();
+
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i];
+      this.counters.records++;
+      if (record instanceof UnreadableRecord) {
+        docs[i] = record.error;
+        this.counters.recordErrors++;
+        continue;
+      }
+      if (!isPlainObject(record)) {
+        const kind = Array.isArray(record) ? 'an array' : record === null ? 'null' : `a ${typeof record}`;
+        docs[i] = itemError('record_not_object', `record ${i} is ${kind}; a CloudTrail record is a JSON object`);
+        this.counters.recordErrors++;
+        continue;
+      }
+      const ctx: Context = { facts: {} as DocFacts, log, emit };
+      const out = this.runStages(this.enrichers, record, ctx, i);
+      docs[i] = out;
+      if ('error' in out && isItemError(out)) continue;
+      contexts[i] = ctx;
+      const facts = ctx.facts;
+      if (facts.ip !== undefined && facts.geo === undefined) this.counters.geoipMisses++;
+      const scope = this.travel.scope(ctx);
+      if (scope) {
+        this.counters.located++;
+        keys.add(scope.accessKeyId);
+        if (scope.principal !== undefined) principals.add(scope.principal);
+      }
+    }
+
+    if (keys.size > 0) await this.store.prepare(keys, principals);
+
+    const order = contexts.map((_, i) => i).filter((i) => contexts[i] !== undefined);
+    order.sort((a, b) => (contexts[a]!.facts.timestampMs ?? 0) - (contexts[b]!.facts.timestampMs ?? 0));
+    for (const i of order) {
+      docs[i] = this.runStages(this.detectors, docs[i] as Doc, contexts[i]!, i);
+    }
+
+    if (keys.size > 0) await this.store.commit();
+    this.counters.alerts += alerts.length;
+    return { docs, alerts };
+  }
+
+  private runStages(stages: readonly Processor[], doc: Doc, ctx: Context, index: number): Doc | ItemError {
+    let current: Doc | null = doc;
+    for (const stage of stages) {
+      try {
+        current = stage.process(current, ctx);
+      } catch (err) {
+        this.counters.recordErrors++;
+        ctx.log.warn({ processor: stage.type, tag: stage.tag, record: index, err }, 'processor failed on a record');
+        return itemError('processing_failed', `record ${index}: [${stage.type}][${stage.tag}] ${errorMessage(err)}`);
+      }
+      if (current === null) return itemError('processing_failed', `record ${index} was dropped by [${stage.type}][${stage.tag}]`);
+    }
+    return current;
+  }
+}
+
+export function isItemError(value: unknown): value is ItemError {
+  return isPlainObject(value) && isPlainObject(value.error) && typeof value.error.type === 'string' && Object.keys(value).length === 1;
+}
+
+export interface PipelineDeps {
+  readonly detection: DetectionConfig;
+  readonly geoip: GeoIpDatabase;
+  readonly store: StateStore;
+  readonly log: Logger;
+}
+
+/** The standard pipeline: normalize-cloudtrail, geoip, impossible-travel, alert. */
+export function createPipeline(deps: PipelineDeps): Pipeline {
+  const d = deps.detection;
+  const travel = new ImpossibleTravel(
+    {
+      store: deps.store,
+      minDistanceKm: d.minDistanceKm,
+      maxSpeedKmh: d.maxSpeedKmh,
+      suppressionWindowMs: d.suppressionWindowMs,
+      historyMaxLocations: d.historyMaxLocations,
+      historyMaxAgeMs: d.historyMaxAgeMs,
+      baselineLearningDays: d.baselineLearningDays,
+      allowCidrs: d.allowCidrs,
+      allowPrincipals: d.allowPrincipals,
+      allowAccessKeys: d.allowAccessKeys,
+    },
+    alertId,
+  );
+  return new Pipeline(
+    [new NormalizeCloudTrail(), new GeoIp({ database: deps.geoip })],
+    [travel, new AlertProcessor({ minDistanceKm: d.minDistanceKm, maxSpeedKmh: d.maxSpeedKmh })],
+    travel,
+    deps.store,
+    deps.log,
+  );
+}

@@ -1,0 +1,75 @@
+import type { Logger } from 'pino';
+import type { TravelAssessment } from './travel.js';
+
+/** A CloudTrail record as it travels through the pipeline: the original JSON plus our fields. */
+export type Doc = Record<string, unknown>;
+
+/** What the GeoIP database says about one address, in the units and names we use everywhere. */
+export interface GeoResult {
+  readonly cityName: string | undefined;
+  readonly countryName: string | undefined;
+  readonly countryIsoCode: string | undefined;
+  readonly regionName: string | undefined;
+  /** Absent when the database knows the country but not where in it. */
+  readonly location: { readonly lat: number; readonly lon: number } | undefined;
+  /** The database's own uncertainty (MaxMind `accuracy_radius`); 0 where it gives none (DB-IP). */
+  readonly accuracyRadiusKm: number;
+  /** Identity of the place, for suppression and baselines: the same city from two IPs is one place. */
+  readonly placeKey: string;
+}
+
+/** Facts one processor finds out about a document and a later one needs; never serialised. */
+export interface DocFacts {
+  timestampMs?: number;
+  /** Set only when `sourceIPAddress` is a syntactically valid IPv4/IPv6 address. */
+  ip?: string;
+  /** True when the address may be used for travel: public, routable, not allowlisted. */
+  ipRoutable?: boolean;
+  geo?: GeoResult;
+  accessKeyId?: string;
+  identityType?: string;
+  /** The person or role behind the key (temporary keys change every session; this does not). */
+  principal?: string;
+  eventId?: string;
+  /** Impossible journeys this document takes part in, found by `impossible-travel`, reported by `alert`. */
+  travel?: TravelAssessment[];
+}
+
+export interface Context {
+  readonly facts: DocFacts;
+  readonly log: Logger;
+  /** Alerts leave the pipeline here, never through the document. */
+  emit(alert: Doc): void;
+}
+
+export interface Processor {
+  /** Registry key; equals the file name. */
+  readonly type: string;
+  /** Instance id from configuration, in logs and errors. */
+  readonly tag: string;
+  /** Returns the document (changed in place); null drops it. Throwing marks this document only. */
+  process(doc: Doc, ctx: Context): Doc | null;
+}
+
+/** Reads a nested field without allocating; undefined on any non-object on the way. */
+export function getPath(doc: unknown, path: readonly string[]): unknown {
+  let cur: unknown = doc;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+/** Returns the object at `key` of `obj`, creating it (or replacing a non-object) when needed. */
+export function objectAt(obj: Doc, key: string): Doc {
+  const cur = obj[key];
+  if (cur !== null && typeof cur === 'object' && !Array.isArray(cur)) return cur as Doc;
+  const created: Doc = {};
+  obj[key] = created;
+  return created;
+}
+
+export function isPlainObject(value: unknown): value is Doc {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

@@ -1,0 +1,74 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { InputError, ServiceError, errorMessage } from './errors.js';
+import type { GeoIpDatabase } from '../processors/geoip-database.js';
+import type { Pipeline } from '../processors/pipeline.js';
+import type { StateStore } from '../processors/state.js';
+import { enrichRoute } from './routes/enrich.js';
+
+/**
+ * Builds the HTTP application from its parts; it never listens (main.ts does), so tests drive it
+ * with supertest and their own fakes behind the same interfaces.
+ */
+
+/** Where alerts go once raised; absent in the pure processor mode (no OPENSEARCH_URL). */
+export interface AlertSink {
+  /** Resolves once every alert is acknowledged as stored; rejects (UpstreamError) otherwise. */
+  write(alerts: readonly Record<string, unknown>[]): Promise<void>;
+}
+
+export interface AppDeps {
+  readonly config: Pick<Config, 'maxBodyBytes'>;
+  readonly pipeline: Pipeline;
+  readonly geoip: GeoIpDatabase;
+  readonly store: StateStore;
+  readonly log: Logger;
+  readonly alertSink?: AlertSink | undefined;
+  /** Extra routes (the OpenSearch-facing ones), mounted before the 404 handler. */
+  readonly extraRoutes?: ((app: express.Express) => void) | undefined;
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('json spaces', 0);
+  app.set('etag', false);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', geoip: deps.geoip.description, state: deps.store.stats() });
+  });
+
+  // Bodies are read raw: we decode gzip ourselves (with a bound) and parse every CloudTrail shape.
+  const rawBody = express.raw({ type: () => true, limit: deps.config.maxBodyBytes, inflate: false });
+  app.post('/enrich', rawBody, enrichRoute(deps));
+
+  deps.extraRoutes?.(app);
+
+  app.use((req: Request, res: Response) => {
+    res.status(404).json({ error: { type: 'not_found', reason: `no route for ${req.method} ${req.path}` } });
+  });
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const { status, body } = errorResponse(err, deps.config.maxBodyBytes);
+    if (status >= 500) deps.log.error({ err, path: req.path }, 'request failed');
+    else deps.log.debug({ path: req.path, status, reason: body.error.reason }, 'request refused');
+    if (res.headersSent) return;
+    res.status(status).json(body);
+  });
+  return app;
+}
+
+export function errorResponse(err: unknown, maxBodyBytes: number): { status: number; body: { error: { type: string; reason: string } } } {
+  if (err instanceof ServiceError) return { status: err.status, body: { error: err.toJSON() } };
+  const e = err as { type?: string; status?: number };
+  // body-parser's own errors: too large, aborted, bad charset.
+  if (e?.type === 'entity.too.large') {
+    const tooLarge = new InputError('body_too_large', `the body is larger than ${maxBodyBytes} bytes (MAX_BODY_BYTES)`, 413);
+    return { status: 413, body: { error: tooLarge.toJSON() } };
+  }
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    return { status: e.status, body: { error: { type: 'body_unparseable', reason: errorMessage(err) } } };
+  }
+  return { status: 500, body: { error: { type: 'internal', reason: 'internal error; see the service log' } } };
+}

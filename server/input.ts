@@ -1,0 +1,161 @@
+import { gunzipSync } from 'node:zlib';
+import { InputError, itemError } from './errors.js';
+import { UnreadableRecord } from '../processors/pipeline.js';
+import { isPlainObject } from '../processors/types.js';
+
+/**
+ * Reads a request body into CloudTrail records, whatever shape AWS (or a shipper) wrapped them in:
+ *  - one record, or a JSON array of records;
+ *  - a CloudTrail S3 log file `{"Records": [...]}`;
+ *  - an EventBridge "AWS API Call via CloudTrail" event (the record is `detail`);
+ *  - a CloudWatch Logs subscription payload, decoded (`logEvents[].message`) or as Lambda gets it
+ *    (`{"awslogs": {"data": base64(gzip(...))}}`);
+ *  - NDJSON, one of the above per line;
+ *  - any of these gzip-compressed.
+ * A body that cannot be read at all is an InputError (400); a part that cannot be read becomes an
+ * UnreadableRecord in its place, so one bad line never costs the others.
+ */
+
+const GZIP_MAGIC_0 = 0x1f;
+const GZIP_MAGIC_1 = 0x8b;
+
+export function isGzip(body: Buffer): boolean {
+  return body.length >= 2 && body[0] === GZIP_MAGIC_0 && body[1] === GZIP_MAGIC_1;
+}
+
+/** Inflates gzip bodies (by header or by magic bytes), refusing to inflate past `maxBytes`. */
+export function decodeBody(body: Buffer, contentEncoding: string | undefined, maxBytes: number): Buffer {
+  const encoding = (contentEncoding ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'x-gzip' && encoding !== '') {
+    throw new InputError('unsupported_encoding', `Content-Encoding "${contentEncoding}" is not supported; send identity or gzip`, 415);
+  }
+  if (encoding === 'gzip' || encoding === 'x-gzip' || isGzip(body)) {
+    try {
+      return gunzipSync(body, { maxOutputLength: maxBytes });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ERR_BUFFER_TOO_LARGE' || /Cannot create a Buffer larger|maxOutputLength/i.test(e.message)) {
+        throw new InputError('body_too_large', `the gzip body inflates to more than ${maxBytes} bytes (MAX_BODY_BYTES)`, 413);
+      }
+      throw new InputError('body_unparseable', `the body is not valid gzip: ${e.message}`);
+    }
+  }
+  return body;
+}
+
+export function isNdjson(contentType: string | undefined): boolean {
+  return /^application\/(x-ndjson|ndjson|jsonl|x-jsonlines|json-seq)\b/i.test(contentType ?? '');
+}
+
+function describeJsonError(err: unknown): string {
+  return (err as Error).message.replace(/^Unexpected/, 'unexpected');
+}
+
+/** Expands one parsed JSON value into records, unwrapping every envelope we know. */
+export function unwrap(value: unknown, out: unknown[], depth = 0): void {
+  if (Array.isArray(value)) {
+    // One level of array only: an array inside an array is not a shape AWS produces.
+    if (depth > 0) {
+      out.push(value);
+      return;
+    }
+    for (const item of value) unwrap(item, out, depth + 1);
+    return;
+  }
+  if (!isPlainObject(value)) {
+    out.push(value);
+    return;
+  }
+  if (Array.isArray(value.Records)) {
+    for (const r of value.Records) out.push(r);
+    return;
+  }
+  if (typeof value['detail-type'] === 'string' && isPlainObject(value.detail)) {
+    out.push(value.detail);
+    return;
+  }
+  if (Array.isArray(value.logEvents) && typeof value.messageType === 'string') {
+    if (value.messageType !== 'DATA_MESSAGE') return; // CONTROL_MESSAGE: a subscription health check
+    for (const [i, event] of value.logEvents.entries()) {
+      const message = isPlainObject(event) ? event.message : undefined;
+      if (typeof message !== 'string') {
+        out.push(new UnreadableRecord(itemError('record_unparseable', `logEvents[${i}].message is not a string`)));
+        continue;
+      }
+      try {
+        out.push(JSON.parse(message));
+      } catch (err) {
+        out.push(new UnreadableRecord(itemError('record_unparseable', `logEvents[${i}].message is not JSON: ${describeJsonError(err)}`)));
+      }
+    }
+    return;
+  }
+  if (isPlainObject(value.awslogs) && typeof value.awslogs.data === 'string' && depth < 2) {
+    let inner: unknown;
+    try {
+      inner = JSON.parse(gunzipSync(Buffer.from(value.awslogs.data, 'base64'), { maxOutputLength: 64 * 1024 * 1024 }).toString('utf8'));
+    } catch (err) {
+      out.push(new UnreadableRecord(itemError('record_unparseable', `awslogs.data is not base64 gzip JSON: ${describeJsonError(err)}`)));
+      return;
+    }
+    unwrap(inner, out, depth + 1);
+    return;
+  }
+  out.push(value);
+}
+
+/** Splits NDJSON; a line that is not JSON becomes an UnreadableRecord naming its line number. */
+export function parseNdjson(text: string, out: unknown[]): void {
+  let start = 0;
+  let line = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    line++;
+    const raw = text.slice(start, end).trim();
+    start = end + 1;
+    if (raw.length === 0) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch (err) {
+      out.push(new UnreadableRecord(itemError('record_unparseable', `line ${line} is not JSON: ${describeJsonError(err)}`)));
+      continue;
+    }
+    unwrap(value, out, 1);
+  }
+}
+
+export interface BodyInfo {
+  readonly contentType: string | undefined;
+  readonly contentEncoding: string | undefined;
+  readonly maxBytes: number;
+}
+
+/** The records in a request body, in order. Throws InputError when the body as a whole is unreadable. */
+export function readRecords(body: Buffer, info: BodyInfo): unknown[] {
+  const decoded = decodeBody(body, info.contentEncoding, info.maxBytes);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(decoded);
+  } catch {
+    throw new InputError('body_unparseable', 'the body is not valid UTF-8');
+  }
+  const out: unknown[] = [];
+  if (isNdjson(info.contentType)) {
+    parseNdjson(text, out);
+    return out;
+  }
+  if (text.trim().length === 0) throw new InputError('body_unparseable', 'the body is empty; send CloudTrail JSON');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(
+      'body_unparseable',
+      `the body is not JSON (${describeJsonError(err)}); for one record per line send Content-Type: application/x-ndjson`,
+    );
+  }
+  unwrap(value, out);
+  return out;
+}

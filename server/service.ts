@@ -1,0 +1,70 @@
+import type express from 'express';
+import type { Logger } from 'pino';
+import { createApp, type AlertSink } from './app.js';
+import type { Config } from './config.js';
+import { ServiceError } from './errors.js';
+import { GeoIpDatabase } from '../processors/geoip-database.js';
+import { createPipeline, type Pipeline } from '../processors/pipeline.js';
+import { MemoryStateStore, type StateStore } from '../processors/state.js';
+
+/** Everything the service is made of, wired from configuration; main.ts only adds listening. */
+export interface Service {
+  readonly app: express.Express;
+  readonly pipeline: Pipeline;
+  readonly geoip: GeoIpDatabase;
+  readonly store: StateStore;
+  close(): Promise<void>;
+}
+
+export const GEOIP_HELP =
+  'Run `make geoip` to install the DB-IP Lite City database (CC BY 4.0, https://db-ip.com), ' +
+  'or set GEOIP_CITY_DB to a MaxMind GeoLite2-City or GeoIP2-City .mmdb file.';
+
+export function openGeoIp(config: Config, log: Logger): GeoIpDatabase {
+  let geoip: GeoIpDatabase;
+  try {
+    geoip = new GeoIpDatabase({
+      paths: config.geoip.cityDbPaths,
+      reloadIntervalMs: config.geoip.reloadIntervalMs,
+      cacheSize: config.geoip.cacheSize,
+    });
+  } catch (err) {
+    if (err instanceof ServiceError) throw new ServiceError(err.code, `GEOIP_CITY_DB: ${err.message}. ${GEOIP_HELP}`);
+    throw err;
+  }
+  geoip.on('reload', (files) => log.info({ files }, 'GeoIP database reloaded'));
+  geoip.on('reloadError', (err) => log.error({ err }, 'GeoIP database changed on disk but cannot be read; keeping the previous one'));
+  return geoip;
+}
+
+export interface ServiceParts {
+  readonly store?: StateStore;
+  readonly alertSink?: AlertSink;
+  readonly extraRoutes?: (app: express.Express, pipeline: Pipeline) => void;
+  readonly onClose?: () => Promise<void>;
+}
+
+export function buildService(config: Config, log: Logger, parts: ServiceParts = {}): Service {
+  const geoip = openGeoIp(config, log);
+  const store = parts.store ?? new MemoryStateStore(config.state);
+  const pipeline = createPipeline({ detection: config.detection, geoip, store, log });
+  const app = createApp({
+    config,
+    pipeline,
+    geoip,
+    store,
+    log,
+    alertSink: parts.alertSink,
+    extraRoutes: parts.extraRoutes && ((a) => parts.extraRoutes!(a, pipeline)),
+  });
+  return {
+    app,
+    pipeline,
+    geoip,
+    store,
+    async close() {
+      geoip.close();
+      await parts.onClose?.();
+    },
+  };
+}
