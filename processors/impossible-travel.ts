@@ -82,6 +82,11 @@ export class ImpossibleTravel implements Processor {
     this.learningMs = options.baselineLearningDays * DAY_MS;
   }
 
+  /** Whether principals' baselines take part (and so must be loaded before a batch). */
+  get usesBaseline(): boolean {
+    return this.learningMs > 0;
+  }
+
   /** The key and principal a document would be judged under, or undefined when it is out of scope. */
   scope(ctx: Context): { accessKeyId: string; principal: string | undefined } | undefined {
     const f = ctx.facts;

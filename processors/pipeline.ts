@@ -81,7 +81,7 @@ export class Pipeline {
       if (scope) {
         this.counters.located++;
         keys.add(scope.accessKeyId);
-        if (scope.principal !== undefined) principals.add(scope.principal);
+        if (scope.principal !== undefined && this.travel.usesBaseline) principals.add(scope.principal);
       }
     }
 

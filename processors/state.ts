@@ -60,7 +60,7 @@ export class MemoryStateStore implements StateStore {
     this.principals = new LRUCache({ max: options.maxPrincipals });
   }
 
-  async prepare(): Promise<void> {}
+  async prepare(_accessKeyIds: ReadonlySet<string>, _principals: ReadonlySet<string>): Promise<void> {}
 
   getKey(accessKeyId: string): KeyState | undefined {
     return this.keys.get(accessKeyId);

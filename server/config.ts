@@ -33,6 +33,8 @@ export interface OpenSearchConfig {
   readonly stateIndex: string;
   readonly cloudtrailIndex: string;
   readonly requestTimeoutMs: number;
+  /** A key seen again at the same place within this time is not written back to the state index. */
+  readonly stateWriteGranularityMs: number;
 }
 
 export interface Config {
@@ -116,6 +118,7 @@ const schema = z
     OPENSEARCH_CA_FILE: z.string().min(1).optional(),
     OPENSEARCH_TLS_VERIFY: bool.default(true),
     OPENSEARCH_REQUEST_TIMEOUT: duration(100, 600_000).default(30_000),
+    STATE_WRITE_GRANULARITY: duration(1000, DAY_MS).default(60_000),
     ALERTS_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-alerts'),
     STATE_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-state'),
     CLOUDTRAIL_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._*-]*$/, 'must be a lowercase index name').default('cloudtrail'),
@@ -228,6 +231,7 @@ function toConfig(s: Settings): Config {
           stateIndex: s.STATE_INDEX,
           cloudtrailIndex: s.CLOUDTRAIL_INDEX,
           requestTimeoutMs: s.OPENSEARCH_REQUEST_TIMEOUT,
+          stateWriteGranularityMs: s.STATE_WRITE_GRANULARITY,
         }
       : undefined,
   };

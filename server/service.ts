@@ -1,11 +1,16 @@
-import type express from 'express';
 import type { Logger } from 'pino';
+import express from 'express';
 import { createApp, type AlertSink } from './app.js';
 import type { Config } from './config.js';
 import { ServiceError } from './errors.js';
 import { GeoIpDatabase } from '../processors/geoip-database.js';
 import { createPipeline, type Pipeline } from '../processors/pipeline.js';
 import { MemoryStateStore, type StateStore } from '../processors/state.js';
+import { OpenSearchAlertSink } from './opensearch-alerts.js';
+import { createOpenSearchClient } from './opensearch-client.js';
+import { OpenSearchStateStore } from './opensearch-state.js';
+import { bulkRoute } from './routes/bulk.js';
+import { proxyRoute } from './routes/proxy.js';
 
 /** Everything the service is made of, wired from configuration; main.ts only adds listening. */
 export interface Service {
@@ -44,7 +49,35 @@ export interface ServiceParts {
   readonly onClose?: () => Promise<void>;
 }
 
-export function buildService(config: Config, log: Logger, parts: ServiceParts = {}): Service {
+/** With OPENSEARCH_URL: durable shared state, alerts in their index, `_bulk`, and the proxy for the rest. */
+export function openSearchParts(config: Config, log: Logger): ServiceParts {
+  const os = config.opensearch;
+  if (!os) return {};
+  const client = createOpenSearchClient(os);
+  const store = new OpenSearchStateStore({
+    ...config.state,
+    client,
+    index: os.stateIndex,
+    limits: { maxLocations: config.detection.historyMaxLocations, maxAgeMs: config.detection.historyMaxAgeMs },
+    writeGranularityMs: os.stateWriteGranularityMs,
+    log,
+  });
+  const alertSink = new OpenSearchAlertSink(client, os.alertsIndex);
+  const rawBody = express.raw({ type: () => true, limit: config.maxBodyBytes, inflate: false });
+  return {
+    store,
+    alertSink,
+    extraRoutes(app, pipeline) {
+      const bulk = bulkRoute({ client, pipeline, alertSink, maxBodyBytes: config.maxBodyBytes, log });
+      app.post(['/_bulk', '/:index/_bulk'], rawBody, bulk);
+      app.put(['/_bulk', '/:index/_bulk'], rawBody, bulk);
+      app.all(/.*/, rawBody, proxyRoute(client));
+    },
+    onClose: () => client.close(),
+  };
+}
+
+export function buildService(config: Config, log: Logger, parts: ServiceParts = openSearchParts(config, log)): Service {
   const geoip = openGeoIp(config, log);
   const store = parts.store ?? new MemoryStateStore(config.state);
   const pipeline = createPipeline({ detection: config.detection, geoip, store, log });

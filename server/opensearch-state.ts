@@ -1,0 +1,270 @@
+import type { Client } from '@opensearch-project/opensearch';
+import type { Logger } from 'pino';
+import { UpstreamError } from './errors.js';
+import { upstreamError, itemResult, type BulkResponseItem } from './opensearch-errors.js';
+import { MemoryStateStore, type KeyState, type MemoryStateOptions, type PrincipalBaseline } from '../processors/state.js';
+import { insertSighting, neighbours, type HistoryLimits, type Sighting } from '../processors/travel.js';
+
+/**
+ * Detection state that survives restarts and is shared by every instance in front of one cluster.
+ *
+ * Memory stays the working copy (the detection reads it synchronously). Before a batch, the state
+ * documents of the batch's keys and principals are read from the state index with one `_mget`
+ * (real-time: no refresh needed) and merged into memory; after the batch, the ones that changed are
+ * written back with optimistic concurrency (`if_seq_no`). Merging is a union (histories, baseline
+ * places, suppression entries), so when two instances race on one key, the loser re-reads,
+ * merges and writes again instead of overwriting. Writes are skipped when nothing changed at the
+ * granularity that matters (a key seen again at the same place within `writeGranularityMs`).
+ * Limits are in docs/state.md.
+ */
+
+interface StoredSighting {
+  t: number;
+  ip: string;
+  e?: string | undefined;
+  g: {
+    c?: string | undefined;
+    n?: string | undefined;
+    i?: string | undefined;
+    r?: string | undefined;
+    la: number;
+    lo: number;
+    a: number;
+    p: string;
+  };
+}
+
+interface StoredKeyState {
+  history: StoredSighting[];
+  alerted?: Record<string, { atMs: number; alertId: string }> | undefined;
+}
+
+function toStored(s: Sighting): StoredSighting {
+  const g = s.geo;
+  return {
+    t: s.atMs,
+    ip: s.ip,
+    e: s.eventId,
+    g: { c: g.cityName, n: g.countryName, i: g.countryIsoCode, r: g.regionName, la: g.location.lat, lo: g.location.lon, a: g.accuracyRadiusKm, p: g.placeKey },
+  };
+}
+
+function fromStored(s: StoredSighting): Sighting {
+  const g = s.g;
+  return {
+    atMs: s.t,
+    ip: s.ip,
+    eventId: s.e,
+    geo: {
+      cityName: g.c,
+      countryName: g.n,
+      countryIsoCode: g.i,
+      regionName: g.r,
+      location: { lat: g.la, lon: g.lo },
+      accuracyRadiusKm: g.a,
+      placeKey: g.p,
+    },
+  };
+}
+
+export function mergeKeyStates(local: KeyState, remote: KeyState, limits: HistoryLimits): KeyState {
+  const history = local.history.slice();
+  for (const s of remote.history) insertSighting(history, s, neighbours(history, s).insertAt, limits);
+  let alerted = local.alerted;
+  if (remote.alerted) {
+    alerted = { ...remote.alerted, ...local.alerted };
+    for (const [pair, entry] of Object.entries(remote.alerted)) {
+      if (alerted[pair]!.atMs < entry.atMs) alerted[pair] = entry;
+    }
+  }
+  return { history, alerted };
+}
+
+export function mergeBaselines(local: PrincipalBaseline, remote: PrincipalBaseline): PrincipalBaseline {
+  const places = local.places.slice();
+  for (const p of remote.places) if (!places.includes(p)) places.push(p);
+  return { firstSeenMs: Math.min(local.firstSeenMs, remote.firstSeenMs), places };
+}
+
+interface Version {
+  seqNo: number;
+  primaryTerm: number;
+}
+
+export interface OpenSearchStateOptions extends MemoryStateOptions {
+  readonly client: Client;
+  readonly index: string;
+  readonly limits: HistoryLimits;
+  readonly writeGranularityMs: number;
+  readonly log: Logger;
+  readonly maxConflictRetries?: number;
+}
+
+const keyDocId = (accessKeyId: string): string => `key:${accessKeyId}`;
+const principalDocId = (principal: string): string => `principal:${principal}`;
+
+export class OpenSearchStateStore extends MemoryStateStore {
+  private readonly dirtyKeys = new Set<string>();
+  private readonly dirtyPrincipals = new Set<string>();
+  /**
+   * For each state object in memory: the fingerprint of what the index holds (so unchanged states
+   * are not written again) and the document version (for optimistic concurrency). Keyed by the
+   * object, so an entry goes when the LRU evicts its state; no entry means "not in the index".
+   */
+  private readonly persisted = new WeakMap<object, string>();
+  private readonly versions = new WeakMap<object, Version>();
+  reads = 0;
+  writes = 0;
+  conflicts = 0;
+
+  constructor(private readonly os: OpenSearchStateOptions) {
+    super(os);
+  }
+
+  private fingerprintKey(state: KeyState): string {
+    const g = this.os.writeGranularityMs;
+    let out = '';
+    for (const s of state.history) out += `${s.geo.placeKey}@${Math.floor(s.atMs / g)}|`;
+    return out + Object.keys(state.alerted ?? {}).length;
+  }
+
+  private fingerprintPrincipal(b: PrincipalBaseline): string {
+    return `${b.firstSeenMs}|${b.places.length}`;
+  }
+
+  override setKey(accessKeyId: string, state: KeyState): void {
+    super.setKey(accessKeyId, state);
+    if (this.persisted.get(state) !== this.fingerprintKey(state)) this.dirtyKeys.add(accessKeyId);
+  }
+
+  override setPrincipal(principal: string, baseline: PrincipalBaseline): void {
+    super.setPrincipal(principal, baseline);
+    if (this.persisted.get(baseline) !== this.fingerprintPrincipal(baseline)) this.dirtyPrincipals.add(principal);
+  }
+
+  override async prepare(accessKeyIds: ReadonlySet<string>, principals: ReadonlySet<string>): Promise<void> {
+    await this.load([...accessKeyIds].map(keyDocId), [...principals].map(principalDocId));
+  }
+
+  /** Reads state documents and merges them into memory. */
+  private async load(keyIds: string[], principalIds: string[]): Promise<void> {
+    const ids = [...keyIds, ...principalIds];
+    if (ids.length === 0) return;
+    let docs: { _id: string; found?: boolean; _source?: { state?: unknown }; _seq_no?: number; _primary_term?: number; error?: unknown }[];
+    try {
+      const res = await this.os.client.mget({ index: this.os.index, body: { ids } });
+      docs = (res.body as { docs: typeof docs }).docs;
+    } catch (err) {
+      // A missing state index just means no state yet (setup not run, or a fresh cluster).
+      if ((err as { meta?: { statusCode?: number } }).meta?.statusCode === 404) return;
+      throw upstreamError(err, 'reading detection state');
+    }
+    this.reads += ids.length;
+    for (const doc of docs) {
+      if (doc.error) throw new UpstreamError(`OpenSearch could not read state ${doc._id}: ${JSON.stringify(doc.error)}`);
+      if (!doc.found || !doc._source?.state) continue;
+      const version = { seqNo: doc._seq_no!, primaryTerm: doc._primary_term! };
+      if (doc._id.startsWith('key:')) this.mergeKey(doc._id.slice(4), doc._source.state as StoredKeyState, version);
+      else this.mergePrincipal(doc._id.slice(10), doc._source.state as PrincipalBaseline, version);
+    }
+  }
+
+  private mergeKey(accessKeyId: string, stored: StoredKeyState, version: Version): void {
+    const remote: KeyState = { history: stored.history.map(fromStored), alerted: stored.alerted };
+    const local = this.keys.get(accessKeyId);
+    const merged = local ? mergeKeyStates(local, remote, this.os.limits) : remote;
+    this.persisted.set(merged, this.fingerprintKey(remote));
+    this.versions.set(merged, version);
+    this.keys.set(accessKeyId, merged);
+    if (this.fingerprintKey(merged) !== this.fingerprintKey(remote)) this.dirtyKeys.add(accessKeyId);
+  }
+
+  private mergePrincipal(principal: string, remote: PrincipalBaseline, version: Version): void {
+    const local = this.principals.get(principal);
+    const merged = local ? mergeBaselines(local, remote) : { firstSeenMs: remote.firstSeenMs, places: remote.places.slice() };
+    this.persisted.set(merged, this.fingerprintPrincipal(remote));
+    this.versions.set(merged, version);
+    this.principals.set(principal, merged);
+    if (this.fingerprintPrincipal(merged) !== this.fingerprintPrincipal(remote)) this.dirtyPrincipals.add(principal);
+  }
+
+  /** Writes what changed; on a version conflict, re-reads, merges and tries again. */
+  override async commit(): Promise<void> {
+    const retries = this.os.maxConflictRetries ?? 5;
+    for (let attempt = 0; ; attempt++) {
+      const keys = [...this.dirtyKeys];
+      const principals = [...this.dirtyPrincipals];
+      this.dirtyKeys.clear();
+      this.dirtyPrincipals.clear();
+      if (keys.length === 0 && principals.length === 0) return;
+      let conflicted: { keys: string[]; principals: string[] };
+      try {
+        conflicted = await this.write(keys, principals);
+      } catch (err) {
+        // Still unwritten: the next batch's commit tries them again.
+        for (const k of keys) this.dirtyKeys.add(k);
+        for (const p of principals) this.dirtyPrincipals.add(p);
+        throw err;
+      }
+      if (conflicted.keys.length === 0 && conflicted.principals.length === 0) return;
+      this.conflicts += conflicted.keys.length + conflicted.principals.length;
+      if (attempt >= retries) {
+        throw new UpstreamError(`detection state for ${conflicted.keys.length + conflicted.principals.length} keys kept changing under us (${retries + 1} version conflicts); retry later`);
+      }
+      for (const k of conflicted.keys) this.dirtyKeys.add(k);
+      for (const p of conflicted.principals) this.dirtyPrincipals.add(p);
+      await this.load(conflicted.keys.map(keyDocId), conflicted.principals.map(principalDocId));
+    }
+  }
+
+  private async write(keys: string[], principals: string[]): Promise<{ keys: string[]; principals: string[] }> {
+    const body: unknown[] = [];
+    const sent: { id: string; kind: 'key' | 'principal'; name: string; state: object; fingerprint: string }[] = [];
+    const now = new Date().toISOString();
+    const add = (id: string, kind: 'key' | 'principal', name: string, state: object, stored: unknown, fingerprint: string): void => {
+      const version = this.versions.get(state);
+      const action = version
+        ? { index: { _index: this.os.index, _id: id, if_seq_no: version.seqNo, if_primary_term: version.primaryTerm } }
+        : { create: { _index: this.os.index, _id: id } };
+      body.push(action, { kind, key: name, updated_at: now, state: stored });
+      sent.push({ id, kind, name, state, fingerprint });
+    };
+    for (const k of keys) {
+      const state = this.keys.peek(k);
+      if (!state) continue; // evicted since: nothing left to write
+      const stored: StoredKeyState = { history: state.history.map(toStored), alerted: state.alerted };
+      add(keyDocId(k), 'key', k, state, stored, this.fingerprintKey(state));
+    }
+    for (const p of principals) {
+      const baseline = this.principals.peek(p);
+      if (!baseline) continue;
+      add(principalDocId(p), 'principal', p, baseline, baseline, this.fingerprintPrincipal(baseline));
+    }
+    if (body.length === 0) return { keys: [], principals: [] };
+    let items: BulkResponseItem[];
+    try {
+      const res = await this.os.client.bulk({ body: body as Record<string, unknown>[] });
+      items = (res.body as { items: BulkResponseItem[] }).items;
+    } catch (err) {
+      throw upstreamError(err, 'writing detection state');
+    }
+    this.writes += sent.length;
+    const conflicted = { keys: [] as string[], principals: [] as string[] };
+    for (const [i, s] of sent.entries()) {
+      const result = itemResult(items[i]);
+      if (result && result.status < 300) {
+        this.versions.set(s.state, { seqNo: result._seq_no as number, primaryTerm: result._primary_term as number });
+        this.persisted.set(s.state, s.fingerprint);
+      } else if (result?.status === 409) {
+        (s.kind === 'key' ? conflicted.keys : conflicted.principals).push(s.name);
+      } else {
+        const status = result?.status ?? 503;
+        throw new UpstreamError(
+          `OpenSearch did not store detection state ${s.id}: ${result?.error?.type ?? 'no answer'} ${result?.error?.reason ?? ''}`.trim(),
+          status === 429 ? 429 : 503,
+        );
+      }
+    }
+    return conflicted;
+  }
+}

@@ -1,0 +1,242 @@
+import type { Client } from '@opensearch-project/opensearch';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import type { AlertSink } from '../app.js';
+import { InputError, ServiceError, errorMessage } from '../errors.js';
+import { applyFilterPath } from '../filter-path.js';
+import { decodeBody } from '../input.js';
+import { upstreamError, type BulkItemResult, type BulkResponseItem } from '../opensearch-errors.js';
+import { isItemError, type Pipeline } from '../../processors/pipeline.js';
+import { isPlainObject, type Doc } from '../../processors/types.js';
+
+/**
+ * `POST|PUT /_bulk` and `/{index}/_bulk` with OpenSearch's semantics, so that a shipper's
+ * OpenSearch/Elasticsearch output can point at the service unchanged. `index` and `create`
+ * documents are enriched and forwarded; `update` and `delete` pass through untouched. The answer
+ * carries OpenSearch's own item statuses, one per action, in order: nothing is reported stored
+ * that OpenSearch did not acknowledge.
+ *
+ * Order of writes, so that a failure never loses an alert: detection state is committed and the
+ * alerts are stored before the documents are sent. If either fails, no document is sent and the
+ * whole request answers 429/503, which shippers retry; a retried batch yields the same alert ids.
+ */
+
+type Op = 'index' | 'create' | 'update' | 'delete';
+const OPS: readonly Op[] = ['index', 'create', 'update', 'delete'];
+
+/** Query parameters that mean the same to OpenSearch and are passed on. */
+const FORWARDED_PARAMS = ['refresh', 'routing', 'timeout', 'wait_for_active_shards', 'pipeline', 'require_alias'];
+
+interface ClientAction {
+  readonly op: Op;
+  readonly meta: Record<string, unknown>;
+  /** The raw source line, for update (index/create sources are parsed). */
+  readonly rawSource?: string | undefined;
+  /** Set when this action was answered without OpenSearch (a source that could not be read). */
+  result?: BulkItemResult;
+  /** Index into `records` of each record this action carries (several for a CloudTrail file object). */
+  records: number[];
+  /** True when the source was a CloudTrail S3 file object, split into its records. */
+  split: boolean;
+}
+
+function itemFailure(type: string, reason: string, status = 400): BulkItemResult {
+  return { status, error: { type, reason } };
+}
+
+/** Splits the NDJSON body into actions and their sources; a malformed action line fails the request, as in OpenSearch. */
+export function parseBulkBody(text: string): { actions: ClientAction[]; records: unknown[] } {
+  const actions: ClientAction[] = [];
+  const records: unknown[] = [];
+  const lines = text.split('\n');
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n]!.trim();
+    if (line.length === 0) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch (err) {
+      throw new InputError('body_unparseable', `Malformed action/metadata line [${n + 1}]: ${errorMessage(err)}`);
+    }
+    const op = isPlainObject(parsed) ? (Object.keys(parsed)[0] as Op | undefined) : undefined;
+    if (!isPlainObject(parsed) || Object.keys(parsed).length !== 1 || !op || !OPS.includes(op) || !isPlainObject(parsed[op])) {
+      throw new InputError('body_unparseable', `Malformed action/metadata line [${n + 1}]: expected {"index"|"create"|"update"|"delete": {...}}`);
+    }
+    const meta = (parsed as Record<string, Record<string, unknown>>)[op]!;
+    if (op === 'delete') {
+      actions.push({ op, meta, records: [], split: false });
+      continue;
+    }
+    n++;
+    if (n >= lines.length || lines[n]!.trim().length === 0) {
+      throw new InputError('body_unparseable', `The bulk request must be terminated by a newline; action line [${n}] has no source line`);
+    }
+    const sourceLine = lines[n]!;
+    if (op === 'update') {
+      actions.push({ op, meta, rawSource: sourceLine, records: [], split: false });
+      continue;
+    }
+    const action: ClientAction = { op, meta, records: [], split: false };
+    actions.push(action);
+    let source: unknown;
+    try {
+      source = JSON.parse(sourceLine);
+    } catch (err) {
+      action.result = itemFailure('mapper_parsing_exception', `failed to parse the document on line [${n + 1}]: ${errorMessage(err)}`);
+      continue;
+    }
+    if (!isPlainObject(source)) {
+      action.result = itemFailure('mapper_parsing_exception', `the document on line [${n + 1}] is not a JSON object`);
+      continue;
+    }
+    if (Array.isArray(source.Records)) {
+      // A whole CloudTrail S3 log file sent as one document: each record becomes its own document.
+      action.split = true;
+      for (const r of source.Records) {
+        action.records.push(records.length);
+        records.push(r);
+      }
+    } else {
+      action.records.push(records.length);
+      records.push(source);
+    }
+  }
+  return { actions, records };
+}
+
+/** The answer for an action whose records went to OpenSearch as several documents. */
+function aggregate(action: ClientAction, results: BulkItemResult[], index: string | undefined): BulkItemResult {
+  const failed = results.filter((r) => r.status >= 300);
+  if (failed.length === 0) {
+    return {
+      _index: results[0]?._index ?? index,
+      _id: results[0]?._id ?? null,
+      status: results.length === 0 ? 200 : results[0]!.status,
+      result: results.length === 0 ? 'noop' : 'created',
+      records: results.length,
+      _ids: results.map((r) => r._id),
+    };
+  }
+  // Prefer a retryable status, so that shippers resend the file; stored records have stable ids.
+  const worst = failed.find((r) => r.status === 429) ?? failed.find((r) => r.status >= 500) ?? failed[0]!;
+  return {
+    _index: worst._index ?? index,
+    _id: action.meta._id ?? null,
+    status: worst.status,
+    error: {
+      type: worst.error?.type ?? 'bulk_item_failed',
+      reason: `${failed.length} of ${results.length} records of this CloudTrail file were not stored: ${worst.error?.reason ?? 'no reason given'}`,
+    },
+  };
+}
+
+function recordId(action: ClientAction, record: unknown, i: number): string | undefined {
+  if (typeof action.meta._id === 'string') return `${action.meta._id}-${i}`;
+  // CloudTrail's eventID is unique per event: resending the same file overwrites, never duplicates.
+  return isPlainObject(record) && typeof record.eventID === 'string' ? record.eventID : undefined;
+}
+
+export interface BulkDeps {
+  readonly client: Client;
+  readonly pipeline: Pipeline;
+  readonly alertSink: AlertSink;
+  readonly maxBodyBytes: number;
+  readonly log: Logger;
+}
+
+export function bulkRoute(deps: BulkDeps) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const started = Date.now();
+    const pathIndex = typeof req.params.index === 'string' ? req.params.index : undefined;
+    try {
+      const body = decodeBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), req.get('content-encoding'), deps.maxBodyBytes);
+      const { actions, records } = parseBulkBody(body.toString('utf8'));
+
+      const log = deps.log.child({ route: 'bulk' });
+      const { docs, alerts } = await deps.pipeline.run(records, log);
+      if (alerts.length > 0) await deps.alertSink.write(alerts);
+
+      // Build OpenSearch's body with a parallel array saying which client action each line serves.
+      const lines: string[] = [];
+      const owner: { action: ClientAction; part: number }[] = [];
+      for (const action of actions) {
+        if (action.result) continue;
+        if (action.op === 'delete' || action.op === 'update') {
+          lines.push(JSON.stringify({ [action.op]: action.meta }));
+          if (action.rawSource !== undefined) lines.push(action.rawSource);
+          owner.push({ action, part: 0 });
+          continue;
+        }
+        for (const r of action.records) {
+          const doc = docs[r];
+          if (doc === undefined || isItemError(doc)) {
+            action.result = itemFailure('mapper_parsing_exception', doc ? doc.error.reason : 'unreadable record');
+            break;
+          }
+        }
+        if (action.result) continue;
+        for (const [part, r] of action.records.entries()) {
+          const meta = action.split ? { ...action.meta, _id: recordId(action, records[r], part) } : action.meta;
+          lines.push(JSON.stringify({ [action.op]: meta }), JSON.stringify(docs[r] as Doc));
+          owner.push({ action, part });
+        }
+      }
+
+      const results = new Map<ClientAction, BulkItemResult[]>();
+      if (lines.length > 0) {
+        const querystring: Record<string, unknown> = {};
+        for (const p of FORWARDED_PARAMS) if (req.query[p] !== undefined) querystring[p] = req.query[p];
+        // Skip the index's default pipeline unless asked for one: ours may call back into this service.
+        querystring.pipeline ??= '_none';
+        let items: BulkResponseItem[];
+        try {
+          const response = await deps.client.transport.request({
+            method: 'POST',
+            path: pathIndex ? `/${encodeURIComponent(pathIndex)}/_bulk` : '/_bulk',
+            querystring,
+            body: lines.join('\n') + '\n',
+          });
+          items = (response.body as { items: BulkResponseItem[] }).items;
+        } catch (err) {
+          const status = (err as { meta?: { statusCode?: number } }).meta?.statusCode;
+          if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
+            // OpenSearch refused the request as a whole (e.g. no index named): its answer is the answer.
+            res.status(status).json((err as { meta: { body: unknown } }).meta.body);
+            return;
+          }
+          throw upstreamError(err, 'indexing documents');
+        }
+        if (!Array.isArray(items) || items.length !== owner.length) {
+          throw new ServiceError('upstream_rejected', `OpenSearch answered ${items?.length ?? 0} items for ${owner.length} actions`, 502);
+        }
+        for (const [i, { action }] of owner.entries()) {
+          const item = items[i]!;
+          const op = Object.keys(item)[0]!;
+          const list = results.get(action) ?? [];
+          list.push(item[op]!);
+          results.set(action, list);
+        }
+      }
+
+      let errors = false;
+      const answer = actions.map((action) => {
+        const index = (action.meta._index as string | undefined) ?? pathIndex;
+        let result: BulkItemResult;
+        if (action.result) result = { _index: index, _id: action.meta._id ?? null, ...action.result };
+        else if (action.split) result = aggregate(action, results.get(action) ?? [], index);
+        else result = results.get(action)![0]!;
+        if (result.error || result.status >= 300) errors = true;
+        return { [action.op]: result };
+      });
+      res.status(200).json(applyFilterPath({ took: Date.now() - started, errors, items: answer }, req.query.filter_path));
+    } catch (err) {
+      if (err instanceof ServiceError && err.status >= 400) {
+        // The OpenSearch error shape, which shippers parse to decide whether to retry.
+        res.status(err.status).json({ error: { type: err.code, reason: err.message }, status: err.status });
+        if (err.status >= 500 || err.status === 429) deps.log.warn({ code: err.code, status: err.status }, err.message);
+        return;
+      }
+      next(err);
+    }
+  };
+}
