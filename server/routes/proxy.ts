@@ -24,11 +24,11 @@ export function proxyRoute(client: Client) {
         body = response.body;
         headers = response.headers ?? {};
       } catch (err) {
-        const meta = (err as { meta?: { statusCode?: number; body?: unknown; headers?: Record<string, unknown> } }).meta;
-        if (meta?.statusCode === undefined || meta.statusCode >= 500 || meta.statusCode === 429) throw upstreamError(err, `proxying ${req.method} ${req.path}`);
-        status = meta.statusCode;
-        body = meta.body;
-        headers = meta.headers ?? {};
+        const meta = (err as { meta?: { statusCode?: number | null; body?: unknown; headers?: Record<string, unknown> } }).meta;
+        if (typeof meta?.statusCode !== 'number' || meta.statusCode >= 500 || meta.statusCode === 429) throw upstreamError(err, `proxying ${req.method} ${req.path}`);
+        status = meta!.statusCode!;
+        body = meta!.body;
+        headers = meta!.headers ?? {};
       }
       const type = headers['content-type'];
       if (typeof type === 'string') res.type(type);
