@@ -31,7 +31,9 @@ export interface OpenSearchConfig {
   readonly tlsRejectUnauthorized: boolean;
   readonly alertsIndex: string;
   readonly stateIndex: string;
-  readonly cloudtrailIndex: string;
+  readonly cloudtrailIndexPattern: string;
+  /** index.number_of_replicas for the indices setup creates; unset keeps the cluster default. */
+  readonly replicas: number | undefined;
   readonly requestTimeoutMs: number;
   /** A key seen again at the same place within this time is not written back to the state index. */
   readonly stateWriteGranularityMs: number;
@@ -121,7 +123,8 @@ const schema = z
     STATE_WRITE_GRANULARITY: duration(1000, DAY_MS).default(60_000),
     ALERTS_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-alerts'),
     STATE_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-state'),
-    CLOUDTRAIL_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._*-]*$/, 'must be a lowercase index name').default('cloudtrail'),
+    CLOUDTRAIL_INDEX_PATTERN: z.string().regex(/^[a-z0-9][a-z0-9._*-]*$/, 'must be a lowercase index name or pattern').default('cloudtrail-*'),
+    OPENSEARCH_REPLICAS: int(0, 10).optional(),
   })
   .strict();
 
@@ -229,7 +232,8 @@ function toConfig(s: Settings): Config {
           tlsRejectUnauthorized: s.OPENSEARCH_TLS_VERIFY,
           alertsIndex: s.ALERTS_INDEX,
           stateIndex: s.STATE_INDEX,
-          cloudtrailIndex: s.CLOUDTRAIL_INDEX,
+          cloudtrailIndexPattern: s.CLOUDTRAIL_INDEX_PATTERN,
+          replicas: s.OPENSEARCH_REPLICAS,
           requestTimeoutMs: s.OPENSEARCH_REQUEST_TIMEOUT,
           stateWriteGranularityMs: s.STATE_WRITE_GRANULARITY,
         }

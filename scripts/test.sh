@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The whole test suite, as `make test` and CI run it: dependencies, type-check, unit tests, then
+# integration tests against a real OpenSearch node that this script starts (and stops again, if it
+# started it). Prints one totals line at the end: "N passed, M failed, K skipped".
+#
+#   scripts/test.sh            everything
+#   TEST_SKIP_INTEGRATION=1    unit tests only (no OpenSearch)
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+results="$root/.test-results"
+rm -rf "$results" && mkdir -p "$results"
+
+export OPENSEARCH_PORT="${OPENSEARCH_TEST_PORT:-${OPENSEARCH_PORT:-9200}}"
+os_url="http://127.0.0.1:${OPENSEARCH_PORT}"
+started_node=0
+
+finish() {
+  local rc=$?
+  if (( started_node )); then scripts/opensearch.sh stop || true; fi
+  local passed=0 failed=0 skipped=0
+  if [[ -s "$results/totals.txt" ]]; then
+    while read -r p f s; do passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s)); done < "$results/totals.txt"
+  fi
+  if (( rc != 0 && failed == 0 )); then failed=1; fi   # a step failed outside mocha (install, type-check, node)
+  echo "$passed passed, $failed failed, $skipped skipped" > "$results/summary.txt"
+  echo
+  cat "$results/summary.txt"
+  exit $(( rc != 0 || failed != 0 ))
+}
+trap finish EXIT
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "dependencies"
+make --no-print-directory node_modules/.installed || exit 1
+
+step "type-check (tsc, strict)"
+npx tsc -p tsconfig.test.json || { echo "type-check failed"; exit 1; }
+
+step "unit tests"
+unit_rc=0
+npx mocha --reporter ./test/support/ci-reporter.cjs --exclude 'test/integration/**' || unit_rc=$?
+
+integ_rc=0
+if [[ -z "${TEST_SKIP_INTEGRATION:-}" ]]; then
+  step "OpenSearch node for the integration tests"
+  if ! scripts/opensearch.sh status >/dev/null 2>&1; then
+    scripts/opensearch.sh start || { echo "could not start OpenSearch"; exit 1; }
+    started_node=1
+  else
+    echo "using the node already running at $os_url"
+  fi
+  step "integration tests (real OpenSearch at $os_url)"
+  OPENSEARCH_URL="$os_url" npx mocha --reporter ./test/support/ci-reporter.cjs --timeout 120000 'test/integration/**/*.test.ts' || integ_rc=$?
+fi
+
+exit $(( unit_rc != 0 || integ_rc != 0 ))

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+import { loadConfig } from './config.js';
+import { ConfigError, ServiceError } from './errors.js';
+import { createOpenSearchClient } from './opensearch-client.js';
+import { runServer } from './serve.js';
+import { setup } from './setup.js';
+
+/**
+ * `impossible-travel <command>`: serve (the default), setup, help. Exit codes: 0 done, 1 failed,
+ * 2 bad usage, 78 bad configuration.
+ */
+
+const USAGE = `Usage: impossible-travel [command] [options]
+
+Commands:
+  serve            run the HTTP service (default); configured by environment variables
+  setup            install the index templates and create the alerts and state indices in
+                   the OpenSearch cluster at OPENSEARCH_URL (idempotent)
+  help, --help     this text
+
+Configuration is read from the environment (and CONFIG_FILE, a JSON file of the same names);
+see docs/configuration.md. The most used settings:
+  PORT (8080), HOST (127.0.0.1), GEOIP_CITY_DB, OPENSEARCH_URL, OPENSEARCH_USERNAME,
+  OPENSEARCH_PASSWORD or OPENSEARCH_PASSWORD_FILE, OPENSEARCH_CA_FILE, ALERTS_INDEX,
+  MIN_DISTANCE_KM (500), MAX_SPEED_KMH (1000), SUPPRESSION_WINDOW (24h)
+`;
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`impossible-travel: ${message}\n`);
+  process.exit(code);
+}
+
+async function runSetup(args: string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`Usage: impossible-travel setup
+
+Installs the composable index templates from mappings/ (CloudTrail indices, alerts, state) and
+creates the alerts and state indices in the cluster at OPENSEARCH_URL. Safe to run again.
+Honours CLOUDTRAIL_INDEX_PATTERN, ALERTS_INDEX, STATE_INDEX, OPENSEARCH_REPLICAS.
+`);
+    return;
+  }
+  if (args.length > 0) fail(`setup takes no arguments (got ${args.join(' ')}); see --help`, 2);
+  const config = loadConfig();
+  if (!config.opensearch) throw new ConfigError('OPENSEARCH_URL', 'setup needs the URL of the OpenSearch cluster');
+  const os = config.opensearch;
+  const client = createOpenSearchClient(os);
+  try {
+    const report = await setup(client, {
+      cloudtrailIndexPattern: os.cloudtrailIndexPattern,
+      alertsIndex: os.alertsIndex,
+      stateIndex: os.stateIndex,
+      ...(os.replicas !== undefined ? { replicas: os.replicas } : {}),
+    });
+    for (const t of report.templates) process.stdout.write(`template ${t.name}: ${t.action}\n`);
+    for (const i of report.indices) process.stdout.write(`index ${i.name}: ${i.action}\n`);
+  } finally {
+    await client.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command = 'serve', ...args] = argv;
+  switch (command) {
+    case 'serve':
+      if (args.includes('--help') || args.includes('-h')) return void process.stdout.write(USAGE);
+      return runServer();
+    case 'setup':
+      return runSetup(args);
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      fail(`unknown command "${command}"\n\n${USAGE}`, 2);
+  }
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  if (err instanceof ConfigError) fail(`invalid configuration: ${err.message}`, 78);
+  if (err instanceof ServiceError) fail(err.message, 1);
+  fail(err instanceof Error ? (err.stack ?? err.message) : String(err), 1);
+});

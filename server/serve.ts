@@ -1,0 +1,61 @@
+import type { Server } from 'node:http';
+import { describeConfig, loadConfig } from './config.js';
+import { ConfigError, ServiceError } from './errors.js';
+import { createLogger } from './log.js';
+import { buildService } from './service.js';
+
+/**
+ * Starts the service: configuration, GeoIP, state, HTTP. Any problem found before listening stops
+ * start-up with one line naming the setting and exit code 78 (EX_CONFIG). SIGTERM and SIGINT stop
+ * accepting, let requests in flight finish, then exit 0.
+ */
+export async function runServer(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`impossible-travel: invalid configuration: ${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  let service;
+  try {
+    service = buildService(config, log);
+  } catch (err) {
+    if (err instanceof ServiceError) {
+      log.fatal({ code: err.code }, err.message);
+      process.stderr.write(`impossible-travel: ${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const server: Server = service.app.listen(config.port, config.host);
+  server.on('error', (err) => {
+    log.fatal({ err }, `cannot listen on ${config.host}:${config.port}`);
+    process.exit(1);
+  });
+  server.on('listening', () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    log.info({ config: describeConfig(config), port }, `impossible-travel listening on http://${config.host}:${port}`);
+  });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping: no new connections, finishing requests in flight');
+    server.close(async () => {
+      await service.close();
+      log.info('stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
