@@ -50,7 +50,12 @@ export class Pipeline {
     const docs: (Doc | ItemError)[] = new Array(records.length);
     const contexts: (Context | undefined)[] = new Array(records.length);
     const alerts: Doc[] = [];
+    const alertIds = new Set<unknown>();
+    // A replayed batch finds both ends of a journey already known, so both may raise it: once is enough.
     const emit = (alert: Doc): void => {
+      const id = (alert.event as { id?: unknown } | undefined)?.id;
+      if (id !== undefined && alertIds.has(id)) return;
+      alertIds.add(id);
       alerts.push(alert);
     };
     const keys = new Set<string>();

@@ -41,7 +41,7 @@ npx tsc -p tsconfig.test.json || { echo "type-check failed"; exit 1; }
 
 step "unit tests"
 unit_rc=0
-npx mocha --reporter ./test/support/ci-reporter.cjs --exclude 'test/integration/**' || unit_rc=$?
+npx mocha --reporter ./test/support/ci-reporter.cjs || unit_rc=$?
 
 integ_rc=0
 if [[ -z "${TEST_SKIP_INTEGRATION:-}" ]]; then
@@ -53,7 +53,7 @@ if [[ -z "${TEST_SKIP_INTEGRATION:-}" ]]; then
     echo "using the node already running at $os_url"
   fi
   step "integration tests (real OpenSearch at $os_url)"
-  OPENSEARCH_URL="$os_url" npx mocha --reporter ./test/support/ci-reporter.cjs --timeout 120000 'test/integration/**/*.test.ts' || integ_rc=$?
+  OPENSEARCH_URL="$os_url" npx mocha --config test/integration/.mocharc.json --reporter ./test/support/ci-reporter.cjs || integ_rc=$?
 fi
 
 exit $(( unit_rc != 0 || integ_rc != 0 ))

@@ -39,8 +39,8 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ status: 'ok', geoip: deps.geoip.description, state: deps.store.stats() });
   });
 
-  // Bodies are read raw: we decode gzip ourselves (with a bound) and parse every CloudTrail shape.
-  const rawBody = express.raw({ type: () => true, limit: deps.config.maxBodyBytes, inflate: false });
+  // Bodies are read raw (inflated by body-parser within the same size limit) and parsed by input.ts.
+  const rawBody = express.raw({ type: () => true, limit: deps.config.maxBodyBytes });
   app.post('/enrich', rawBody, enrichRoute(deps));
 
   deps.extraRoutes?.(app);
@@ -66,6 +66,9 @@ export function errorResponse(err: unknown, maxBodyBytes: number): { status: num
   if (e?.type === 'entity.too.large') {
     const tooLarge = new InputError('body_too_large', `the body is larger than ${maxBodyBytes} bytes (MAX_BODY_BYTES)`, 413);
     return { status: 413, body: { error: tooLarge.toJSON() } };
+  }
+  if (e?.type === 'encoding.unsupported') {
+    return { status: 415, body: { error: { type: 'unsupported_encoding', reason: `${errorMessage(err)}; send identity, gzip, deflate or br` } } };
   }
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
     return { status: e.status, body: { error: { type: 'body_unparseable', reason: errorMessage(err) } } };

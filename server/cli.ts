@@ -3,7 +3,7 @@ import { loadConfig } from './config.js';
 import { ConfigError, ServiceError } from './errors.js';
 import { createOpenSearchClient } from './opensearch-client.js';
 import { runServer } from './serve.js';
-import { setup } from './setup.js';
+import { setup, setupOptions } from './setup.js';
 
 /**
  * `impossible-travel <command>`: serve (the default), setup, help. Exit codes: 0 done, 1 failed,
@@ -46,12 +46,7 @@ Honours CLOUDTRAIL_INDEX_PATTERN, ALERTS_INDEX, STATE_INDEX, OPENSEARCH_REPLICAS
   const os = config.opensearch;
   const client = createOpenSearchClient(os);
   try {
-    const report = await setup(client, {
-      cloudtrailIndexPattern: os.cloudtrailIndexPattern,
-      alertsIndex: os.alertsIndex,
-      stateIndex: os.stateIndex,
-      ...(os.replicas !== undefined ? { replicas: os.replicas } : {}),
-    });
+    const report = await setup(client, setupOptions(os));
     for (const t of report.templates) process.stdout.write(`template ${t.name}: ${t.action}\n`);
     for (const i of report.indices) process.stdout.write(`index ${i.name}: ${i.action}\n`);
   } finally {

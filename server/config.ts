@@ -34,6 +34,8 @@ export interface OpenSearchConfig {
   readonly cloudtrailIndexPattern: string;
   /** index.number_of_replicas for the indices setup creates; unset keeps the cluster default. */
   readonly replicas: number | undefined;
+  /** Install templates and indices at start-up (idempotent); a failure is logged, not fatal. */
+  readonly setupOnStart: boolean;
   readonly requestTimeoutMs: number;
   /** A key seen again at the same place within this time is not written back to the state index. */
   readonly stateWriteGranularityMs: number;
@@ -125,6 +127,7 @@ const schema = z
     STATE_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-state'),
     CLOUDTRAIL_INDEX_PATTERN: z.string().regex(/^[a-z0-9][a-z0-9._*-]*$/, 'must be a lowercase index name or pattern').default('cloudtrail-*'),
     OPENSEARCH_REPLICAS: int(0, 10).optional(),
+    SETUP_ON_START: bool.default(true),
   })
   .strict();
 
@@ -234,6 +237,7 @@ function toConfig(s: Settings): Config {
           stateIndex: s.STATE_INDEX,
           cloudtrailIndexPattern: s.CLOUDTRAIL_INDEX_PATTERN,
           replicas: s.OPENSEARCH_REPLICAS,
+          setupOnStart: s.SETUP_ON_START,
           requestTimeoutMs: s.OPENSEARCH_REQUEST_TIMEOUT,
           stateWriteGranularityMs: s.STATE_WRITE_GRANULARITY,
         }

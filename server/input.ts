@@ -23,7 +23,11 @@ export function isGzip(body: Buffer): boolean {
   return body.length >= 2 && body[0] === GZIP_MAGIC_0 && body[1] === GZIP_MAGIC_1;
 }
 
-/** Inflates gzip bodies (by header or by magic bytes), refusing to inflate past `maxBytes`. */
+/**
+ * Inflates gzip bodies, refusing to inflate past `maxBytes`. Over HTTP, body-parser has already
+ * undone Content-Encoding (pass undefined); a gzip body sent without the header (an S3 object
+ * uploaded as is) is still recognised by its magic bytes.
+ */
 export function decodeBody(body: Buffer, contentEncoding: string | undefined, maxBytes: number): Buffer {
   const encoding = (contentEncoding ?? 'identity').trim().toLowerCase();
   if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'x-gzip' && encoding !== '') {

@@ -2,7 +2,9 @@ import type { Server } from 'node:http';
 import { describeConfig, loadConfig } from './config.js';
 import { ConfigError, ServiceError } from './errors.js';
 import { createLogger } from './log.js';
+import { createOpenSearchClient } from './opensearch-client.js';
 import { buildService } from './service.js';
+import { setup, setupOptions } from './setup.js';
 
 /**
  * Starts the service: configuration, GeoIP, state, HTTP. Any problem found before listening stops
@@ -31,6 +33,19 @@ export async function runServer(): Promise<void> {
       process.exit(78);
     }
     throw err;
+  }
+  const os = config.opensearch;
+  if (os?.setupOnStart) {
+    // Idempotent; the state index in particular must exist with its mapping before the first write.
+    const client = createOpenSearchClient(os);
+    try {
+      const report = await setup(client, setupOptions(os));
+      log.info({ report }, 'OpenSearch templates and indices in place');
+    } catch (err) {
+      log.error({ err }, 'could not install the OpenSearch templates and indices; run `impossible-travel setup` once OpenSearch is reachable');
+    } finally {
+      await client.close();
+    }
   }
   const server: Server = service.app.listen(config.port, config.host);
   server.on('error', (err) => {

@@ -63,7 +63,7 @@ export function openSearchParts(config: Config, log: Logger): ServiceParts {
     log,
   });
   const alertSink = new OpenSearchAlertSink(client, os.alertsIndex);
-  const rawBody = express.raw({ type: () => true, limit: config.maxBodyBytes, inflate: false });
+  const rawBody = express.raw({ type: () => true, limit: config.maxBodyBytes });
   return {
     store,
     alertSink,

@@ -149,7 +149,7 @@ export function bulkRoute(deps: BulkDeps) {
     const started = Date.now();
     const pathIndex = typeof req.params.index === 'string' ? req.params.index : undefined;
     try {
-      const body = decodeBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), req.get('content-encoding'), deps.maxBodyBytes);
+      const body = decodeBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), undefined, deps.maxBodyBytes);
       const { actions, records } = parseBulkBody(body.toString('utf8'));
 
       const log = deps.log.child({ route: 'bulk' });

@@ -13,7 +13,7 @@ export function enrichRoute(deps: AppDeps) {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const records = readRecords(body, {
         contentType: req.get('content-type'),
-        contentEncoding: req.get('content-encoding'),
+        contentEncoding: undefined, // body-parser inflated it
         maxBytes: deps.config.maxBodyBytes,
       });
       const result = await deps.pipeline.run(records, deps.log.child({ route: 'enrich' }));

@@ -1,0 +1,256 @@
+import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import { Client } from '@opensearch-project/opensearch';
+import { setup } from '../../server/setup.js';
+import {
+  CITY, bulkBody, cloudTrailRecord, openSearchClient, openSearchUrl, startService, uniqueName, type RunningService,
+} from '../support/service-harness.js';
+
+/**
+ * The `_bulk` ingest path against a real OpenSearch node (the test command starts one and sets
+ * OPENSEARCH_URL): documents enriched and stored, OpenSearch's statuses returned, alerts stored
+ * once, state that survives a restart and is shared by two instances.
+ */
+
+const osUrl = openSearchUrl();
+
+interface BulkAnswer {
+  took: number;
+  errors: boolean;
+  items: Record<string, { status: number; _id?: string; error?: { type: string; reason: string }; records?: number; _ids?: string[] }>[];
+}
+
+async function postBulk(url: string, body: string | Buffer, query = '', headers: Record<string, string> = {}): Promise<{ status: number; json: BulkAnswer & Record<string, unknown> }> {
+  const res = await fetch(`${url}/_bulk${query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson', ...headers },
+    body,
+  });
+  return { status: res.status, json: (await res.json()) as BulkAnswer & Record<string, unknown> };
+}
+
+describe('_bulk against a real OpenSearch node', function () {
+  let client: Client;
+  const services: RunningService[] = [];
+  // One set of indices per run, so repeated runs on a shared node never see each other's data.
+  const ctIndex = uniqueName('cloudtrail-it');
+  const alertsIndex = uniqueName('impossible-travel-alerts-it');
+  const stateIndex = uniqueName('impossible-travel-state-it');
+  const env = { OPENSEARCH_URL: osUrl ?? '', ALERTS_INDEX: alertsIndex, STATE_INDEX: stateIndex };
+
+  before(async function () {
+    if (!osUrl) {
+      console.log('    (skipped: OPENSEARCH_URL is not set; `make test` starts a node and sets it)');
+      this.skip();
+    }
+    client = openSearchClient(osUrl!);
+    await setup(client, { alertsIndex, stateIndex, replicas: 0 });
+  });
+
+  async function service(): Promise<RunningService> {
+    const s = await startService(env);
+    services.push(s);
+    return s;
+  }
+
+  afterEach(async () => {
+    while (services.length > 0) await services.pop()!.stop();
+  });
+
+  after(async () => {
+    if (!client) return;
+    await client.indices.delete({ index: [ctIndex, alertsIndex, stateIndex].join(','), ignore_unavailable: true } as never);
+    await client.close();
+  });
+
+  async function alertCount(): Promise<number> {
+    await client.indices.refresh({ index: alertsIndex });
+    const res = await client.count({ index: alertsIndex });
+    return (res.body as { count: number }).count;
+  }
+
+  async function searchByEventId(id: string): Promise<Record<string, unknown> | undefined> {
+    await client.indices.refresh({ index: ctIndex });
+    const res = await client.search({ index: ctIndex, body: { query: { term: { eventID: id } } } });
+    const hits = (res.body as { hits: { hits: { _source: Record<string, unknown> }[] } }).hits.hits;
+    return hits[0]?._source;
+  }
+
+  it('enriches and stores each document and answers one item per action, in order, with OpenSearch statuses', async () => {
+    const s = await service();
+    const key = uniqueName('AKIAROUNDTRIP');
+    const london = cloudTrailRecord({ key, ip: CITY.london.ip, at: '2024-05-01T10:00:00Z', id: uniqueName('ev') });
+    const tokyo = cloudTrailRecord({ key, ip: CITY.tokyo.ip, at: '2024-05-01T10:40:00Z', id: uniqueName('ev') });
+    const body = bulkBody(ctIndex, [london]) + bulkBody(ctIndex, [tokyo], 'create') + `{"index":{"_index":"${ctIndex}"}}\n{not json\n`;
+    const { status, json } = await postBulk(s.url, body, '?refresh=wait_for');
+    assert.equal(status, 200);
+    assert.equal(json.items.length, 3);
+    assert.equal(json.items[0]!.index!.status, 201);
+    assert.equal(json.items[1]!.create!.status, 201);
+    assert.equal(json.items[2]!.index!.status, 400);
+    assert.equal(json.items[2]!.index!.error!.type, 'mapper_parsing_exception');
+    assert.equal(json.errors, true);
+
+    const stored = await searchByEventId(tokyo.eventID as string);
+    assert.ok(stored, 'the Tokyo document is in the index');
+    assert.deepEqual((stored.source as { geo: { city_name: string } }).geo.city_name, 'Tokyo');
+    const travel = stored.impossible_travel as { triggering_locations: { first_location: { city: string }; second_location: { city: string }; travel_time_human_readable: string } };
+    assert.equal(travel.triggering_locations.first_location.city, 'London');
+    assert.equal(travel.triggering_locations.second_location.city, 'Tokyo');
+    assert.equal(travel.triggering_locations.travel_time_human_readable, '40 minutes');
+
+    const mapping = await client.indices.getFieldMapping({ index: ctIndex, fields: 'source.geo.location,source.ip' });
+    const fields = (mapping.body as Record<string, { mappings: Record<string, { mapping: Record<string, { type: string }> }> }>)[ctIndex]!.mappings;
+    assert.equal(fields['source.geo.location']!.mapping.location!.type, 'geo_point');
+    assert.equal(fields['source.ip']!.mapping.ip!.type, 'ip');
+  });
+
+  it('stores an alert once, however often the same batch is replayed', async () => {
+    const s = await service();
+    const key = uniqueName('AKIAREPLAY');
+    const records = [
+      cloudTrailRecord({ key, ip: CITY.paris.ip, at: '2024-06-01T08:00:00Z', id: uniqueName('ev') }),
+      cloudTrailRecord({ key, ip: CITY.sydney.ip, at: '2024-06-01T09:00:00Z', id: uniqueName('ev') }),
+    ];
+    const before = await alertCount();
+    const ids = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const { status, json } = await postBulk(s.url, bulkBody(ctIndex, records));
+      assert.equal(status, 200);
+      assert.equal(json.errors, false);
+      const res = await fetch(`${s.url}/enrich`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(records) });
+      const enriched = (await res.json()) as { alerts: { event: { id: string } }[] };
+      for (const a of enriched.alerts) ids.add(a.event.id);
+    }
+    assert.equal(ids.size, 1, 'every replay raises the same alert id');
+    assert.equal((await alertCount()) - before, 1);
+    const res = await client.get({ index: alertsIndex, id: [...ids][0]! });
+    const alert = (res.body as { _source: { userIdentity: { accessKeyId: string }; impossible_travel: { triggering_locations: { first_location: { city: string } } } } })._source;
+    assert.equal(alert.userIdentity.accessKeyId, key);
+    assert.equal(alert.impossible_travel.triggering_locations.first_location.city, 'Paris');
+  });
+
+  it('reads gzip bodies and applies filter_path as OpenSearch does', async () => {
+    const s = await service();
+    const record = cloudTrailRecord({ key: uniqueName('AKIAGZIP'), ip: CITY.london.ip, at: '2024-07-01T08:00:00Z', id: uniqueName('ev') });
+    const body = gzipSync(bulkBody(ctIndex, [record]) + `{"index":{"_index":"${ctIndex}"}}\n[1,2]\n`);
+    const { status, json } = await postBulk(s.url, body, '?filter_path=errors,items.*.status', { 'content-encoding': 'gzip' });
+    assert.equal(status, 200);
+    assert.deepEqual(json, { errors: true, items: [{ index: { status: 201 } }, { index: { status: 400 } }] });
+  });
+
+  it('splits a CloudTrail S3 file object into its records and answers one item for it', async () => {
+    const s = await service();
+    const key = uniqueName('AKIAFILE');
+    const records = [
+      cloudTrailRecord({ key, ip: CITY.london.ip, at: '2024-08-01T08:00:00Z', id: uniqueName('ev') }),
+      cloudTrailRecord({ key, ip: CITY.london.ip, at: '2024-08-01T08:01:00Z', id: uniqueName('ev') }),
+      cloudTrailRecord({ key, ip: CITY.paris.ip, at: '2024-08-01T12:00:00Z', id: uniqueName('ev') }),
+    ];
+    const body = `{"index":{"_index":"${ctIndex}"}}\n${JSON.stringify({ Records: records })}\n`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const { status, json } = await postBulk(s.url, body, '?refresh=wait_for');
+      assert.equal(status, 200);
+      assert.equal(json.items.length, 1);
+      assert.equal(json.items[0]!.index!.records, 3);
+      assert.deepEqual(json.items[0]!.index!._ids, records.map((r) => r.eventID));
+    }
+    // Sent twice, stored once: the split records take their CloudTrail eventID as document id.
+    const count = await client.count({ index: ctIndex, body: { query: { term: { 'userIdentity.accessKeyId': key } } } });
+    assert.equal((count.body as { count: number }).count, 3);
+  });
+
+  it('compares the first event after a restart with the locations seen before it', async () => {
+    const key = uniqueName('AKIARESTART');
+    const first = await service();
+    const r1 = await postBulk(first.url, bulkBody(ctIndex, [cloudTrailRecord({ key, ip: CITY.london.ip, at: '2024-09-01T10:00:00Z', id: uniqueName('ev') })]));
+    assert.equal(r1.json.errors, false);
+    await services.pop()!.stop();
+
+    const second = await service();
+    assert.equal(second.service.store.stats().keys, 0, 'the new instance starts with an empty cache');
+    const res = await fetch(`${second.url}/enrich`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(cloudTrailRecord({ key, ip: CITY.tokyo.ip, at: '2024-09-01T10:30:00Z', id: uniqueName('ev') })),
+    });
+    const json = (await res.json()) as { alerts: { impossible_travel: { triggering_locations: { first_location: { city: string } } } }[] };
+    assert.equal(res.status, 200);
+    assert.equal(json.alerts.length, 1);
+    assert.equal(json.alerts[0]!.impossible_travel.triggering_locations.first_location.city, 'London');
+  });
+
+  it('raises the same alerts with two instances as with one, and stores them once', async () => {
+    const a = await service();
+    const b = await service();
+    const key = uniqueName('AKIATWO');
+    const events = [
+      cloudTrailRecord({ key, ip: CITY.london.ip, at: '2024-10-01T10:00:00Z', id: uniqueName('ev') }),
+      cloudTrailRecord({ key, ip: CITY.tokyo.ip, at: '2024-10-01T10:30:00Z', id: uniqueName('ev') }),
+      cloudTrailRecord({ key, ip: CITY.sydney.ip, at: '2024-10-01T11:00:00Z', id: uniqueName('ev') }),
+    ];
+    const before = await alertCount();
+    // Alternate instances: each sees only some of the key's events.
+    const answers = [];
+    for (const [i, e] of events.entries()) answers.push(await postBulk((i % 2 === 0 ? a : b).url, bulkBody(ctIndex, [e])));
+    assert.ok(answers.every((r) => r.status === 200 && r.json.errors === false));
+    assert.equal((await alertCount()) - before, 2, 'London→Tokyo and Tokyo→Sydney, once each');
+
+    // The same events through a single fresh instance raise the same two alert ids.
+    const single = await service();
+    const res = await fetch(`${single.url}/enrich`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+    const json = (await res.json()) as { alerts: { event: { id: string } }[] };
+    const search = await client.search({ index: alertsIndex, body: { query: { term: { 'userIdentity.accessKeyId': key } } } });
+    const storedIds = (search.body as { hits: { hits: { _id: string }[] } }).hits.hits.map((h) => h._id).sort();
+    assert.deepEqual(json.alerts.map((x) => x.event.id).sort(), storedIds);
+    assert.equal((await alertCount()) - before, 2);
+  });
+
+  it("works behind the OpenSearch JavaScript client's bulk helper, pointed at the service", async () => {
+    const s = await service();
+    const viaService = new Client({ node: s.url });
+    const key = uniqueName('AKIAHELPER');
+    const records = Array.from({ length: 250 }, (_, i) =>
+      cloudTrailRecord({ key, ip: i % 2 === 0 ? CITY.london.ip : CITY.paris.ip, at: new Date(Date.UTC(2024, 10, 1, 0, i * 5)).toISOString(), id: uniqueName(`ev${i}`) }),
+    );
+    const stats = await viaService.helpers.bulk({
+      datasource: records,
+      onDocument: () => ({ index: { _index: ctIndex } }),
+      flushBytes: 20_000,
+      refreshOnCompletion: ctIndex,
+    });
+    await viaService.close();
+    assert.equal(stats.successful, 250);
+    assert.equal(stats.failed, 0);
+    const count = await client.count({ index: ctIndex, body: { query: { term: { 'userIdentity.accessKeyId': key } } } });
+    assert.equal((count.body as { count: number }).count, 250);
+  });
+
+  it('passes the requests shippers make before _bulk through to OpenSearch', async () => {
+    const s = await service();
+    const root = await fetch(`${s.url}/`);
+    assert.equal(root.status, 200);
+    const info = (await root.json()) as { version: { number: string; distribution?: string } };
+    assert.match(info.version.number, /^2\.19\./);
+    const head = await fetch(`${s.url}/${alertsIndex}`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    const missing = await fetch(`${s.url}/no-such-index-${Date.now()}`, { method: 'HEAD' });
+    assert.equal(missing.status, 404);
+  });
+});
+
+describe('_bulk when OpenSearch cannot be reached', () => {
+  it('answers 503 and acknowledges nothing', async () => {
+    // A port nothing listens on: every OpenSearch call fails to connect.
+    const s = await startService({ OPENSEARCH_URL: 'http://127.0.0.1:9', OPENSEARCH_REQUEST_TIMEOUT: '2s' });
+    try {
+      const record = cloudTrailRecord({ key: 'AKIADOWN', ip: CITY.london.ip, at: '2024-05-01T10:00:00Z', id: 'down-1' });
+      const { status, json } = await postBulk(s.url, bulkBody('cloudtrail-down', [record]));
+      assert.equal(status, 503);
+      assert.equal((json.error as { type: string }).type, 'upstream_unavailable');
+      assert.equal(json.items, undefined, 'no item is reported at all');
+    } finally {
+      await s.stop();
+    }
+  });
+});
