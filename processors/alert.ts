@@ -17,6 +17,8 @@ export interface AlertOptions {
   readonly tag?: string;
   readonly minDistanceKm: number;
   readonly maxSpeedKmh: number;
+  /** Where the enriched CloudTrail documents are, for the follow-up query. */
+  readonly cloudtrailIndexPattern: string;
 }
 
 function eventRef(s: Sighting): string {
@@ -63,6 +65,25 @@ export function impossibleTravelObject(accessKeyId: string, a: TravelAssessment,
       travel_speed_min: Math.round(a.decisionSpeedKmh),
     },
     thresholds: { min_distance_km: rules.minDistanceKm, max_speed_kmh: rules.maxSpeedKmh },
+    follow_up: followUp(accessKeyId, a.from.atMs, rules.cloudtrailIndexPattern),
+  };
+}
+
+/**
+ * The runbook's last step, ready to run: everything the key did from its first triggering event
+ * on, as a Dashboards/Discover query (DQL, also valid Lucene) and as query DSL for `_search`.
+ */
+export function followUp(accessKeyId: string, sinceMs: number, indexPattern: string): Doc {
+  const since = new Date(sinceMs).toISOString();
+  return {
+    since,
+    index_pattern: indexPattern,
+    query: `userIdentity.accessKeyId:"${accessKeyId}" and @timestamp >= "${since}"`,
+    query_dsl: {
+      bool: {
+        filter: [{ term: { 'userIdentity.accessKeyId': accessKeyId } }, { range: { '@timestamp': { gte: since } } }],
+      },
+    },
   };
 }
 
@@ -75,11 +96,12 @@ export function buildAlert(doc: Doc, accessKeyId: string, a: TravelAssessment, r
   const message =
     `Access key ${who} was used in ${placeName(a.from)} and ${time} later in ${placeName(a.to)}, ` +
     `about ${km(a.distanceKm)} km away: ${km(a.speedKmh)} km/h, faster than anyone travels. ` +
-    `Treat the key as leaked until shown otherwise, and review what it did after ${new Date(a.to.atMs).toISOString()}.`;
+    `Treat the key as leaked until shown otherwise, and review everything it did since ${new Date(a.from.atMs).toISOString()} ` +
+    `(events ${eventRef(a.from)} and ${eventRef(a.to)}; impossible_travel.follow_up.query finds the key's later actions).`;
   const triage = [
     `Ask the owner of ${who} whether the key should be in use from both ${placeName(a.from)} and ${placeName(a.to)}.`,
     `If not, deactivate the key (and revoke the sessions of ${identity.arn ?? 'its principal'}), then rotate its credentials.`,
-    `Audit every action of the key after ${new Date(a.from.atMs).toISOString()}: search userIdentity.accessKeyId:"${accessKeyId}".`,
+    `Audit every action of the key since the first of the two events, in ${rules.cloudtrailIndexPattern}: ${(travel.follow_up as { query: string }).query}`,
   ];
   return {
     '@timestamp': new Date(a.to.atMs).toISOString(),
@@ -110,7 +132,7 @@ export class AlertProcessor implements Processor {
 
   constructor(options: AlertOptions) {
     this.tag = options.tag ?? TYPE;
-    checkOptions(TYPE, this.tag, options, ['tag', 'minDistanceKm', 'maxSpeedKmh']);
+    checkOptions(TYPE, this.tag, options, ['tag', 'minDistanceKm', 'maxSpeedKmh', 'cloudtrailIndexPattern']);
     this.options = options;
   }
 

@@ -125,6 +125,8 @@ export function isItemError(value: unknown): value is ItemError {
 
 export interface PipelineDeps {
   readonly detection: DetectionConfig;
+  /** For the alerts' follow-up query; default `cloudtrail-*`. */
+  readonly cloudtrailIndexPattern?: string;
   readonly geoip: GeoIpDatabase;
   readonly store: StateStore;
   readonly log: Logger;
@@ -150,7 +152,14 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   );
   return new Pipeline(
     [new NormalizeCloudTrail(), new GeoIp({ database: deps.geoip })],
-    [travel, new AlertProcessor({ minDistanceKm: d.minDistanceKm, maxSpeedKmh: d.maxSpeedKmh })],
+    [
+      travel,
+      new AlertProcessor({
+        minDistanceKm: d.minDistanceKm,
+        maxSpeedKmh: d.maxSpeedKmh,
+        cloudtrailIndexPattern: deps.cloudtrailIndexPattern ?? 'cloudtrail-*',
+      }),
+    ],
     travel,
     deps.store,
     deps.log,

@@ -80,7 +80,13 @@ export function openSearchParts(config: Config, log: Logger): ServiceParts {
 export function buildService(config: Config, log: Logger, parts: ServiceParts = openSearchParts(config, log)): Service {
   const geoip = openGeoIp(config, log);
   const store = parts.store ?? new MemoryStateStore(config.state);
-  const pipeline = createPipeline({ detection: config.detection, geoip, store, log });
+  const pipeline = createPipeline({
+    detection: config.detection,
+    geoip,
+    store,
+    log,
+    cloudtrailIndexPattern: config.opensearch?.cloudtrailIndexPattern ?? 'cloudtrail-*',
+  });
   const app = createApp({
     config,
     pipeline,
