@@ -71,19 +71,20 @@ export function impossibleTravelObject(accessKeyId: string, a: TravelAssessment,
 
 /**
  * The runbook's last step, ready to run: everything the key did from its first triggering event
- * on, as a Dashboards/Discover query (DQL, also valid Lucene) and as query DSL for `_search`.
+ * on, as a Dashboards/Discover query (DQL, also valid Lucene) and as a `_search` body (JSON text,
+ * kept as a string so that it is stored as written rather than mapped field by field).
  */
 export function followUp(accessKeyId: string, sinceMs: number, indexPattern: string): Doc {
   const since = new Date(sinceMs).toISOString();
+  const searchBody = {
+    query: { bool: { filter: [{ term: { 'userIdentity.accessKeyId': accessKeyId } }, { range: { '@timestamp': { gte: since } } }] } },
+    sort: [{ '@timestamp': 'asc' }],
+  };
   return {
     since,
     index_pattern: indexPattern,
     query: `userIdentity.accessKeyId:"${accessKeyId}" and @timestamp >= "${since}"`,
-    query_dsl: {
-      bool: {
-        filter: [{ term: { 'userIdentity.accessKeyId': accessKeyId } }, { range: { '@timestamp': { gte: since } } }],
-      },
-    },
+    search_body: JSON.stringify(searchBody),
   };
 }
 

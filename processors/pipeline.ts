@@ -20,15 +20,24 @@ export interface BatchResult {
   /** One entry per input record, in input order. */
   readonly docs: (Doc | ItemError)[];
   readonly alerts: Doc[];
+  /** False when the state store failed and the batch was judged on memory alone (see `run`). */
+  readonly stateDurable: boolean;
 }
 
 export interface PipelineCounters {
   records: number;
+  /** Batches judged on memory alone because the state store could not be read or written. */
+  stateFailures: number;
   recordErrors: number;
   located: number;
   geoipMisses: number;
   alerts: number;
 }
+
+/** Receives how long each stage of a batch took (for metrics); the default ignores it. */
+export type StageObserver = (stage: 'enrich' | 'state_prepare' | 'detect' | 'state_commit', seconds: number) => void;
+
+const seconds = (startNs: bigint): number => Number(process.hrtime.bigint() - startNs) / 1e9;
 
 /** Marks an input position whose record could not be read at all (e.g. a bad NDJSON line). */
 export class UnreadableRecord {
@@ -36,7 +45,7 @@ export class UnreadableRecord {
 }
 
 export class Pipeline {
-  readonly counters: PipelineCounters = { records: 0, recordErrors: 0, located: 0, geoipMisses: 0, alerts: 0 };
+  readonly counters: PipelineCounters = { records: 0, stateFailures: 0, recordErrors: 0, located: 0, geoipMisses: 0, alerts: 0 };
 
   constructor(
     private readonly enrichers: readonly Processor[],
@@ -44,9 +53,28 @@ export class Pipeline {
     private readonly travel: ImpossibleTravel,
     private readonly store: StateStore,
     private readonly log: Logger,
+    private readonly observe: StageObserver = () => {},
   ) {}
 
-  async run(records: readonly unknown[], log: Logger = this.log): Promise<BatchResult> {
+  /**
+   * With `stateRequired` (the default) a state store failure rejects the batch, so the caller can
+   * answer "retry later" before acknowledging anything. Without it (/enrich, where the caller gets
+   * the documents back and stores nothing through us), the batch is judged on what memory holds,
+   * and the result says the state was not durable.
+   */
+  async run(records: readonly unknown[], log: Logger = this.log, options: { stateRequired?: boolean } = {}): Promise<BatchResult> {
+    const stateRequired = options.stateRequired ?? true;
+    let stateDurable = true;
+    const tolerate = async (what: string, step: () => Promise<void>): Promise<void> => {
+      try {
+        await step();
+      } catch (err) {
+        if (stateRequired) throw err;
+        stateDurable = false;
+        this.counters.stateFailures++;
+        log.warn({ err }, `${what} failed; judging this batch on the state in memory`);
+      }
+    };
     const docs: (Doc | ItemError)[] = new Array(records.length);
     const contexts: (Context | undefined)[] = new Array(records.length);
     const alerts: Doc[] = [];
@@ -61,6 +89,7 @@ export class Pipeline {
     const keys = new Set<string>();
     const principals = new Set<string>();
 
+    let started = process.hrtime.bigint();
     for (let i = 0; i < records.length; i++) {
       const record = records[i];
       this.counters.records++;
@@ -90,17 +119,30 @@ export class Pipeline {
       }
     }
 
-    if (keys.size > 0) await this.store.prepare(keys, principals);
+    this.observe('enrich', seconds(started));
 
+    if (keys.size > 0) {
+      started = process.hrtime.bigint();
+      await tolerate('reading detection state', () => this.store.prepare(keys, principals));
+      this.observe('state_prepare', seconds(started));
+    }
+
+    started = process.hrtime.bigint();
     const order = contexts.map((_, i) => i).filter((i) => contexts[i] !== undefined);
     order.sort((a, b) => (contexts[a]!.facts.timestampMs ?? 0) - (contexts[b]!.facts.timestampMs ?? 0));
     for (const i of order) {
       docs[i] = this.runStages(this.detectors, docs[i] as Doc, contexts[i]!, i);
     }
 
-    if (keys.size > 0) await this.store.commit();
+    this.observe('detect', seconds(started));
+
+    if (keys.size > 0) {
+      started = process.hrtime.bigint();
+      await tolerate('storing detection state', () => this.store.commit());
+      this.observe('state_commit', seconds(started));
+    }
     this.counters.alerts += alerts.length;
-    return { docs, alerts };
+    return { docs, alerts, stateDurable };
   }
 
   private runStages(stages: readonly Processor[], doc: Doc, ctx: Context, index: number): Doc | ItemError {
@@ -130,6 +172,7 @@ export interface PipelineDeps {
   readonly geoip: GeoIpDatabase;
   readonly store: StateStore;
   readonly log: Logger;
+  readonly observe?: StageObserver;
 }
 
 /** The standard pipeline: normalize-cloudtrail, geoip, impossible-travel, alert. */
@@ -163,5 +206,6 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     travel,
     deps.store,
     deps.log,
+    deps.observe,
   );
 }

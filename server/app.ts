@@ -5,6 +5,8 @@ import { InputError, ServiceError, errorMessage } from './errors.js';
 import type { GeoIpDatabase } from '../processors/geoip-database.js';
 import type { Pipeline } from '../processors/pipeline.js';
 import type { StateStore } from '../processors/state.js';
+import { ApiKeyCheck } from './auth.js';
+import type { Metrics } from './metrics.js';
 import { enrichRoute } from './routes/enrich.js';
 
 /**
@@ -19,12 +21,13 @@ export interface AlertSink {
 }
 
 export interface AppDeps {
-  readonly config: Pick<Config, 'maxBodyBytes'>;
+  readonly config: Pick<Config, 'maxBodyBytes' | 'apiKeys'>;
   readonly pipeline: Pipeline;
   readonly geoip: GeoIpDatabase;
   readonly store: StateStore;
   readonly log: Logger;
   readonly alertSink?: AlertSink | undefined;
+  readonly metrics?: Metrics | undefined;
   /** Extra routes (the OpenSearch-facing ones), mounted before the 404 handler. */
   readonly extraRoutes?: ((app: express.Express) => void) | undefined;
 }
@@ -35,6 +38,17 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('json spaces', 0);
   app.set('etag', false);
 
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.use((req, res, next) => {
+      const end = metrics.requestSeconds.startTimer();
+      res.on('finish', () => end({ route: routeLabel(req.path), status: String(res.statusCode) }));
+      next();
+    });
+  }
+
+  app.use(new ApiKeyCheck(deps.config.apiKeys).middleware(['/healthz']));
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', geoip: deps.geoip.description, state: deps.store.stats() });
   });
@@ -42,6 +56,15 @@ export function createApp(deps: AppDeps): express.Express {
   // Bodies are read raw (inflated by body-parser within the same size limit) and parsed by input.ts.
   const rawBody = express.raw({ type: () => true, limit: deps.config.maxBodyBytes });
   app.post('/enrich', rawBody, enrichRoute(deps));
+  if (metrics) {
+    app.get('/metrics', async (_req, res, next) => {
+      try {
+        res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+      } catch (err) {
+        next(err);
+      }
+    });
+  }
 
   deps.extraRoutes?.(app);
 
@@ -57,6 +80,13 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(status).json(body);
   });
   return app;
+}
+
+/** A small fixed set of route labels, so that arbitrary proxied paths cannot explode metric cardinality. */
+function routeLabel(path: string): string {
+  if (path === '/enrich' || path === '/healthz' || path === '/metrics') return path;
+  if (path === '/_bulk' || path.endsWith('/_bulk')) return '/_bulk';
+  return 'proxy';
 }
 
 export function errorResponse(err: unknown, maxBodyBytes: number): { status: number; body: { error: { type: string; reason: string } } } {

@@ -54,6 +54,10 @@ export interface Config {
   readonly detection: DetectionConfig;
   readonly state: { readonly maxKeys: number; readonly maxPrincipals: number };
   readonly opensearch: OpenSearchConfig | undefined;
+  /** Keys accepted in the Authorization header; empty means no authentication. Never logged. */
+  readonly apiKeys: readonly string[];
+  /** HTTPS for the service itself; both files, or neither. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
 }
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -128,6 +132,10 @@ const schema = z
     CLOUDTRAIL_INDEX_PATTERN: z.string().regex(/^[a-z0-9][a-z0-9._*-]*$/, 'must be a lowercase index name or pattern').default('cloudtrail-*'),
     OPENSEARCH_REPLICAS: int(0, 10).optional(),
     SETUP_ON_START: bool.default(true),
+    API_KEYS: list.optional(),
+    API_KEYS_FILE: z.string().min(1).optional(),
+    TLS_CERT_FILE: z.string().min(1).optional(),
+    TLS_KEY_FILE: z.string().min(1).optional(),
   })
   .strict();
 
@@ -207,6 +215,24 @@ function toConfig(s: Settings): Config {
   if (s.OPENSEARCH_CA_FILE && !existsSync(s.OPENSEARCH_CA_FILE)) {
     throw new ConfigError('OPENSEARCH_CA_FILE', `no file at ${s.OPENSEARCH_CA_FILE}`);
   }
+  if (s.API_KEYS && s.API_KEYS_FILE) throw new ConfigError('API_KEYS_FILE', 'set either API_KEYS or API_KEYS_FILE, not both');
+  let apiKeys = s.API_KEYS ?? [];
+  if (s.API_KEYS_FILE) {
+    try {
+      apiKeys = readFileSync(s.API_KEYS_FILE, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
+    } catch (err) {
+      throw new ConfigError('API_KEYS_FILE', `cannot read the file: ${(err as Error).message}`);
+    }
+    if (apiKeys.length === 0) throw new ConfigError('API_KEYS_FILE', 'the file holds no key (one per line)');
+  }
+  const shortKey = apiKeys.find((k) => k.length < 16);
+  if (shortKey !== undefined) throw new ConfigError(s.API_KEYS_FILE ? 'API_KEYS_FILE' : 'API_KEYS', 'every API key must be at least 16 characters long');
+  if (Boolean(s.TLS_CERT_FILE) !== Boolean(s.TLS_KEY_FILE)) {
+    throw new ConfigError(s.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'TLS needs both TLS_CERT_FILE and TLS_KEY_FILE');
+  }
+  for (const [name, path] of [['TLS_CERT_FILE', s.TLS_CERT_FILE], ['TLS_KEY_FILE', s.TLS_KEY_FILE]] as const) {
+    if (path && !existsSync(path)) throw new ConfigError(name, `no file at ${path}`);
+  }
   const cityDbPaths = (s.GEOIP_CITY_DB ?? defaultGeoipPaths()).map((p) => (isAbsolute(p) ? p : resolve(p)));
   return {
     port: s.PORT,
@@ -226,6 +252,8 @@ function toConfig(s: Settings): Config {
       allowAccessKeys: s.ALLOW_ACCESS_KEYS,
     },
     state: { maxKeys: s.STATE_MAX_KEYS, maxPrincipals: s.STATE_MAX_PRINCIPALS },
+    apiKeys,
+    tls: s.TLS_CERT_FILE && s.TLS_KEY_FILE ? { certFile: s.TLS_CERT_FILE, keyFile: s.TLS_KEY_FILE } : undefined,
     opensearch: s.OPENSEARCH_URL
       ? {
           url: s.OPENSEARCH_URL,
@@ -247,9 +275,10 @@ function toConfig(s: Settings): Config {
 
 /** The configuration as it may be logged: no credentials. */
 export function describeConfig(config: Config): Record<string, unknown> {
-  const { opensearch, ...rest } = config;
+  const { opensearch, apiKeys, ...rest } = config;
   return {
     ...rest,
+    apiKeys: apiKeys.length > 0 ? `[${apiKeys.length} set]` : 'none (no authentication)',
     opensearch: opensearch && {
       ...opensearch,
       password: opensearch.password ? '[set]' : undefined,

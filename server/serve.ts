@@ -1,4 +1,6 @@
-import type { Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { describeConfig, loadConfig } from './config.js';
 import { ConfigError, ServiceError } from './errors.js';
 import { createLogger } from './log.js';
@@ -47,7 +49,10 @@ export async function runServer(): Promise<void> {
       await client.close();
     }
   }
-  const server: Server = service.app.listen(config.port, config.host);
+  const server: Server = config.tls
+    ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, service.app)
+    : createHttpServer(service.app);
+  server.listen(config.port, config.host);
   server.on('error', (err) => {
     log.fatal({ err }, `cannot listen on ${config.host}:${config.port}`);
     process.exit(1);
@@ -55,7 +60,7 @@ export async function runServer(): Promise<void> {
   server.on('listening', () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
-    log.info({ config: describeConfig(config), port }, `impossible-travel listening on http://${config.host}:${port}`);
+    log.info({ config: describeConfig(config), port }, `impossible-travel listening on ${config.tls ? 'https' : 'http'}://${config.host}:${port}`);
   });
 
   let stopping = false;

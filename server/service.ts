@@ -6,6 +6,7 @@ import { ServiceError } from './errors.js';
 import { GeoIpDatabase } from '../processors/geoip-database.js';
 import { createPipeline, type Pipeline } from '../processors/pipeline.js';
 import { MemoryStateStore, type StateStore } from '../processors/state.js';
+import { Metrics } from './metrics.js';
 import { OpenSearchAlertSink } from './opensearch-alerts.js';
 import { createOpenSearchClient } from './opensearch-client.js';
 import { OpenSearchStateStore } from './opensearch-state.js';
@@ -18,6 +19,7 @@ export interface Service {
   readonly pipeline: Pipeline;
   readonly geoip: GeoIpDatabase;
   readonly store: StateStore;
+  readonly metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -45,7 +47,7 @@ export function openGeoIp(config: Config, log: Logger): GeoIpDatabase {
 export interface ServiceParts {
   readonly store?: StateStore;
   readonly alertSink?: AlertSink;
-  readonly extraRoutes?: (app: express.Express, pipeline: Pipeline) => void;
+  readonly extraRoutes?: (app: express.Express, pipeline: Pipeline, metrics: Metrics) => void;
   readonly onClose?: () => Promise<void>;
 }
 
@@ -67,8 +69,8 @@ export function openSearchParts(config: Config, log: Logger): ServiceParts {
   return {
     store,
     alertSink,
-    extraRoutes(app, pipeline) {
-      const bulk = bulkRoute({ client, pipeline, alertSink, maxBodyBytes: config.maxBodyBytes, log });
+    extraRoutes(app, pipeline, metrics) {
+      const bulk = bulkRoute({ client, pipeline, alertSink, maxBodyBytes: config.maxBodyBytes, log, metrics });
       app.post(['/_bulk', '/:index/_bulk'], rawBody, bulk);
       app.put(['/_bulk', '/:index/_bulk'], rawBody, bulk);
       app.all(/.*/, rawBody, proxyRoute(client));
@@ -80,13 +82,22 @@ export function openSearchParts(config: Config, log: Logger): ServiceParts {
 export function buildService(config: Config, log: Logger, parts: ServiceParts = openSearchParts(config, log)): Service {
   const geoip = openGeoIp(config, log);
   const store = parts.store ?? new MemoryStateStore(config.state);
+  let metrics: Metrics | undefined;
   const pipeline = createPipeline({
     detection: config.detection,
     geoip,
     store,
     log,
     cloudtrailIndexPattern: config.opensearch?.cloudtrailIndexPattern ?? 'cloudtrail-*',
+    observe: (stage, seconds) => metrics?.stageSeconds.observe({ stage }, seconds),
   });
+  metrics = new Metrics({
+    pipeline,
+    geoip,
+    store,
+    stateConflicts: store instanceof OpenSearchStateStore ? () => store.conflicts : undefined,
+  });
+  const m = metrics;
   const app = createApp({
     config,
     pipeline,
@@ -94,13 +105,15 @@ export function buildService(config: Config, log: Logger, parts: ServiceParts = 
     store,
     log,
     alertSink: parts.alertSink,
-    extraRoutes: parts.extraRoutes && ((a) => parts.extraRoutes!(a, pipeline)),
+    metrics: m,
+    extraRoutes: parts.extraRoutes && ((a) => parts.extraRoutes!(a, pipeline, m)),
   });
   return {
     app,
     pipeline,
     geoip,
     store,
+    metrics: m,
     async close() {
       geoip.close();
       await parts.onClose?.();

@@ -8,6 +8,7 @@ import { decodeBody } from '../input.js';
 import { upstreamError, type BulkItemResult, type BulkResponseItem } from '../opensearch-errors.js';
 import { isItemError, type Pipeline } from '../../processors/pipeline.js';
 import { isPlainObject, type Doc } from '../../processors/types.js';
+import type { Metrics } from '../metrics.js';
 
 /**
  * `POST|PUT /_bulk` and `/{index}/_bulk` with OpenSearch's semantics, so that a shipper's
@@ -142,19 +143,24 @@ export interface BulkDeps {
   readonly alertSink: AlertSink;
   readonly maxBodyBytes: number;
   readonly log: Logger;
+  readonly metrics?: Metrics | undefined;
 }
 
 export function bulkRoute(deps: BulkDeps) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const started = Date.now();
+    const metrics = deps.metrics;
+    const timed = <T>(stage: string, run: () => Promise<T>): Promise<T> => (metrics ? metrics.time(stage, run) : run());
     const pathIndex = typeof req.params.index === 'string' ? req.params.index : undefined;
     try {
+      const parseEnd = metrics?.stageSeconds.startTimer({ stage: 'parse' });
       const body = decodeBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), undefined, deps.maxBodyBytes);
       const { actions, records } = parseBulkBody(body.toString('utf8'));
+      parseEnd?.();
 
       const log = deps.log.child({ route: 'bulk' });
       const { docs, alerts } = await deps.pipeline.run(records, log);
-      if (alerts.length > 0) await deps.alertSink.write(alerts);
+      if (alerts.length > 0) await timed('alerts_write', () => deps.alertSink.write(alerts));
 
       // Build OpenSearch's body with a parallel array saying which client action each line serves.
       const lines: string[] = [];
@@ -190,12 +196,14 @@ export function bulkRoute(deps: BulkDeps) {
         querystring.pipeline ??= '_none';
         let items: BulkResponseItem[];
         try {
-          const response = await deps.client.transport.request({
-            method: 'POST',
-            path: pathIndex ? `/${encodeURIComponent(pathIndex)}/_bulk` : '/_bulk',
-            querystring,
-            body: lines.join('\n') + '\n',
-          });
+          const response = await timed('forward', () =>
+            deps.client.transport.request({
+              method: 'POST',
+              path: pathIndex ? `/${encodeURIComponent(pathIndex)}/_bulk` : '/_bulk',
+              querystring,
+              body: lines.join('\n') + '\n',
+            }),
+          );
           items = (response.body as { items: BulkResponseItem[] }).items;
         } catch (err) {
           const status = (err as { meta?: { statusCode?: number } }).meta?.statusCode;
@@ -226,6 +234,8 @@ export function bulkRoute(deps: BulkDeps) {
         else if (action.split) result = aggregate(action, results.get(action) ?? [], index);
         else result = results.get(action)![0]!;
         if (result.error || result.status >= 300) errors = true;
+        if (result.status === 429 || result.status >= 500) metrics?.openSearchErrors.inc({ operation: 'bulk_item' });
+        else if (result.status < 300) metrics?.recordsOut.inc({ route: '_bulk' }, action.split ? action.records.length : 1);
         return { [action.op]: result };
       });
       res.status(200).json(applyFilterPath({ took: Date.now() - started, errors, items: answer }, req.query.filter_path));
@@ -233,7 +243,11 @@ export function bulkRoute(deps: BulkDeps) {
       if (err instanceof ServiceError && err.status >= 400) {
         // The OpenSearch error shape, which shippers parse to decide whether to retry.
         res.status(err.status).json({ error: { type: err.code, reason: err.message }, status: err.status });
-        if (err.status >= 500 || err.status === 429) deps.log.warn({ code: err.code, status: err.status }, err.message);
+        if (err.status >= 500 || err.status === 429) {
+          deps.log.warn({ code: err.code, status: err.status }, err.message);
+          metrics?.openSearchRetries.inc({ route: '_bulk' });
+          metrics?.openSearchErrors.inc({ operation: 'bulk' });
+        }
         return;
       }
       next(err);

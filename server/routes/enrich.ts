@@ -1,11 +1,13 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { AppDeps } from '../app.js';
+import { errorMessage } from '../errors.js';
 import { readRecords } from '../input.js';
 
 /**
- * POST /enrich: CloudTrail in (any shape input.ts reads), `{docs, alerts}` out. With OpenSearch
- * configured the alerts are stored before the answer; if they cannot be, the request fails with
- * a retryable status, since reporting them otherwise would claim a write that did not happen.
+ * POST /enrich: CloudTrail in (any shape input.ts reads), `{docs, alerts}` out. It keeps working
+ * when OpenSearch does not: the caller gets its documents and alerts either way, and with
+ * OpenSearch configured the answer says whether the alerts were stored (`alerts_stored`) and the
+ * detection state kept (`state_stored`), never claiming a write that did not happen.
  */
 export function enrichRoute(deps: AppDeps) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
@@ -16,9 +18,28 @@ export function enrichRoute(deps: AppDeps) {
         contentEncoding: undefined, // body-parser inflated it
         maxBytes: deps.config.maxBodyBytes,
       });
-      const result = await deps.pipeline.run(records, deps.log.child({ route: 'enrich' }));
-      if (deps.alertSink && result.alerts.length > 0) await deps.alertSink.write(result.alerts);
-      res.json(result);
+      const log = deps.log.child({ route: 'enrich' });
+      const { docs, alerts, stateDurable } = await deps.pipeline.run(records, log, { stateRequired: false });
+      if (!deps.alertSink) {
+        res.json({ docs, alerts });
+        deps.metrics?.recordsOut.inc({ route: 'enrich' }, docs.length);
+        return;
+      }
+      let alertsStored = true;
+      const warnings: string[] = [];
+      if (!stateDurable) warnings.push('detection state could not be read or stored in OpenSearch; this batch was judged on memory alone');
+      if (alerts.length > 0) {
+        try {
+          await (deps.metrics ? deps.metrics.time('alerts_write', () => deps.alertSink!.write(alerts)) : deps.alertSink.write(alerts));
+        } catch (err) {
+          alertsStored = false;
+          deps.metrics?.openSearchErrors.inc({ operation: 'alerts_write' });
+          warnings.push(`alerts not stored: ${errorMessage(err)}`);
+          log.warn({ err, alerts: alerts.length }, 'alerts not stored; returned to the caller only');
+        }
+      }
+      deps.metrics?.recordsOut.inc({ route: 'enrich' }, docs.length);
+      res.json({ docs, alerts, alerts_stored: alertsStored, state_stored: stateDurable, ...(warnings.length > 0 ? { warnings } : {}) });
     } catch (err) {
       next(err);
     }
