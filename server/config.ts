@@ -39,6 +39,8 @@ export interface OpenSearchConfig {
   readonly requestTimeoutMs: number;
   /** A key seen again at the same place within this time is not written back to the state index. */
   readonly stateWriteGranularityMs: number;
+  /** Read state before every batch (`always`), or only for keys not in memory (`on-miss`). */
+  readonly stateRead: 'always' | 'on-miss';
 }
 
 export interface Config {
@@ -127,6 +129,7 @@ const schema = z
     OPENSEARCH_TLS_VERIFY: bool.default(true),
     OPENSEARCH_REQUEST_TIMEOUT: duration(100, 600_000).default(30_000),
     STATE_WRITE_GRANULARITY: duration(1000, DAY_MS).default(60_000),
+    STATE_READ: z.enum(['always', 'on-miss']).default('always'),
     ALERTS_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-alerts'),
     STATE_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-state'),
     CLOUDTRAIL_INDEX_PATTERN: z.string().regex(/^[a-z0-9][a-z0-9._*-]*$/, 'must be a lowercase index name or pattern').default('cloudtrail-*'),
@@ -268,6 +271,7 @@ function toConfig(s: Settings): Config {
           setupOnStart: s.SETUP_ON_START,
           requestTimeoutMs: s.OPENSEARCH_REQUEST_TIMEOUT,
           stateWriteGranularityMs: s.STATE_WRITE_GRANULARITY,
+          stateRead: s.STATE_READ,
         }
       : undefined,
   };

@@ -98,6 +98,17 @@ export interface OpenSearchStateOptions extends MemoryStateOptions {
   readonly writeGranularityMs: number;
   readonly log: Logger;
   readonly maxConflictRetries?: number;
+  /**
+   * `always`: read every key of every batch, so instances behind a plain load balancer see each
+   * other's sightings. `on-miss`: read only keys not in memory, for deployments that route each
+   * access key to one instance (and for the fastest ingest); a restart still reads everything back.
+   */
+  readonly readMode?: 'always' | 'on-miss';
+}
+
+/** True when `a` is the same as or older than the version we hold. */
+function isNotNewer(a: Version, held: Version | undefined): boolean {
+  return held !== undefined && a.primaryTerm <= held.primaryTerm && a.seqNo <= held.seqNo;
 }
 
 const keyDocId = (accessKeyId: string): string => `key:${accessKeyId}`;
@@ -143,16 +154,25 @@ export class OpenSearchStateStore extends MemoryStateStore {
   }
 
   override async prepare(accessKeyIds: ReadonlySet<string>, principals: ReadonlySet<string>): Promise<void> {
-    await this.load([...accessKeyIds].map(keyDocId), [...principals].map(principalDocId));
+    const onMiss = this.os.readMode === 'on-miss';
+    const keys = onMiss ? [...accessKeyIds].filter((k) => !this.keys.has(k)) : [...accessKeyIds];
+    const names = onMiss ? [...principals].filter((p) => !this.principals.has(p)) : [...principals];
+    await this.load(keys.map(keyDocId), names.map(principalDocId), false);
   }
 
-  /** Reads state documents and merges them into memory. */
-  private async load(keyIds: string[], principalIds: string[]): Promise<void> {
+  /**
+   * Reads state documents and merges them into memory. Before a batch the read is not real-time: a
+   * real-time GET of a document written since the last refresh forces a refresh of the shard,
+   * which under steady writes costs more than the whole batch. So another instance's writes are
+   * seen after the state index's refresh (1 s by default). After a version conflict the read is
+   * real-time: it must see the write that beat ours.
+   */
+  private async load(keyIds: string[], principalIds: string[], realtime: boolean): Promise<void> {
     const ids = [...keyIds, ...principalIds];
     if (ids.length === 0) return;
     let docs: { _id: string; found?: boolean; _source?: { state?: unknown }; _seq_no?: number; _primary_term?: number; error?: unknown }[];
     try {
-      const res = await this.os.client.mget({ index: this.os.index, body: { ids } });
+      const res = await this.os.client.mget({ index: this.os.index, realtime, body: { ids } });
       docs = (res.body as { docs: typeof docs }).docs;
     } catch (err) {
       // A missing state index just means no state yet (setup not run, or a fresh cluster).
@@ -170,8 +190,10 @@ export class OpenSearchStateStore extends MemoryStateStore {
   }
 
   private mergeKey(accessKeyId: string, stored: StoredKeyState, version: Version): void {
-    const remote: KeyState = { history: stored.history.map(fromStored), alerted: stored.alerted };
     const local = this.keys.get(accessKeyId);
+    // A read that is not real-time may return what we wrote ourselves a moment ago, or older.
+    if (local && isNotNewer(version, this.versions.get(local))) return;
+    const remote: KeyState = { history: stored.history.map(fromStored), alerted: stored.alerted };
     const merged = local ? mergeKeyStates(local, remote, this.os.limits) : remote;
     this.persisted.set(merged, this.fingerprintKey(remote));
     this.versions.set(merged, version);
@@ -181,6 +203,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
 
   private mergePrincipal(principal: string, remote: PrincipalBaseline, version: Version): void {
     const local = this.principals.get(principal);
+    if (local && isNotNewer(version, this.versions.get(local))) return;
     const merged = local ? mergeBaselines(local, remote) : { firstSeenMs: remote.firstSeenMs, places: remote.places.slice() };
     this.persisted.set(merged, this.fingerprintPrincipal(remote));
     this.versions.set(merged, version);
@@ -188,8 +211,21 @@ export class OpenSearchStateStore extends MemoryStateStore {
     if (this.fingerprintPrincipal(merged) !== this.fingerprintPrincipal(remote)) this.dirtyPrincipals.add(principal);
   }
 
-  /** Writes what changed; on a version conflict, re-reads, merges and tries again. */
-  override async commit(): Promise<void> {
+  /** Commits run one at a time: see `commit`. */
+  private writing: Promise<void> = Promise.resolve();
+
+  /**
+   * Writes what changed; on a version conflict, re-reads, merges and tries again. Concurrent
+   * requests' commits run one after another, each writing everything dirty by then: requests in
+   * flight together share one bulk write, and this process never races itself on a key.
+   */
+  override commit(): Promise<void> {
+    const run = this.writing.then(() => this.flushDirty());
+    this.writing = run.catch(() => {});
+    return run;
+  }
+
+  private async flushDirty(): Promise<void> {
     const retries = this.os.maxConflictRetries ?? 5;
     for (let attempt = 0; ; attempt++) {
       const keys = [...this.dirtyKeys];
@@ -213,7 +249,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
       }
       for (const k of conflicted.keys) this.dirtyKeys.add(k);
       for (const p of conflicted.principals) this.dirtyPrincipals.add(p);
-      await this.load(conflicted.keys.map(keyDocId), conflicted.principals.map(principalDocId));
+      await this.load(conflicted.keys.map(keyDocId), conflicted.principals.map(principalDocId), true);
     }
   }
 

@@ -62,6 +62,7 @@ export function openSearchParts(config: Config, log: Logger): ServiceParts {
     index: os.stateIndex,
     limits: { maxLocations: config.detection.historyMaxLocations, maxAgeMs: config.detection.historyMaxAgeMs },
     writeGranularityMs: os.stateWriteGranularityMs,
+    readMode: os.stateRead,
     log,
   });
   const alertSink = new OpenSearchAlertSink(client, os.alertsIndex);
