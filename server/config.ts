@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import type { DashboardsFlavor } from './dashboards.js';
 import { ConfigError } from './errors.js';
 
 /**
@@ -43,6 +44,15 @@ export interface OpenSearchConfig {
   readonly stateRead: 'always' | 'on-miss';
 }
 
+/** Where `setup` imports the saved objects of mappings/dashboards/; set by DASHBOARDS_URL. */
+export interface DashboardsConfig {
+  readonly url: string;
+  readonly flavor: DashboardsFlavor;
+  /** DASHBOARDS_USERNAME, else OPENSEARCH_USERNAME: the security plugin knows the same users. */
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+}
+
 export interface Config {
   readonly port: number;
   readonly host: string;
@@ -56,6 +66,8 @@ export interface Config {
   readonly detection: DetectionConfig;
   readonly state: { readonly maxKeys: number; readonly maxPrincipals: number };
   readonly opensearch: OpenSearchConfig | undefined;
+  /** Saved objects imported by `setup`; undefined without DASHBOARDS_URL. */
+  readonly dashboards: DashboardsConfig | undefined;
   /** Keys accepted in the Authorization header; empty means no authentication. Never logged. */
   readonly apiKeys: readonly string[];
   /** HTTPS for the service itself; both files, or neither. */
@@ -139,6 +151,10 @@ const schema = z
     API_KEYS_FILE: z.string().min(1).optional(),
     TLS_CERT_FILE: z.string().min(1).optional(),
     TLS_KEY_FILE: z.string().min(1).optional(),
+    DASHBOARDS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    DASHBOARDS_FLAVOR: z.enum(['opensearch-dashboards', 'kibana']).default('opensearch-dashboards'),
+    DASHBOARDS_USERNAME: z.string().min(1).optional(),
+    DASHBOARDS_PASSWORD: z.string().min(1).optional(),
   })
   .strict();
 
@@ -236,6 +252,9 @@ function toConfig(s: Settings): Config {
   for (const [name, path] of [['TLS_CERT_FILE', s.TLS_CERT_FILE], ['TLS_KEY_FILE', s.TLS_KEY_FILE]] as const) {
     if (path && !existsSync(path)) throw new ConfigError(name, `no file at ${path}`);
   }
+  if (s.DASHBOARDS_PASSWORD && !s.DASHBOARDS_USERNAME) {
+    throw new ConfigError('DASHBOARDS_USERNAME', 'a password is set but no user name');
+  }
   const cityDbPaths = (s.GEOIP_CITY_DB ?? defaultGeoipPaths()).map((p) => (isAbsolute(p) ? p : resolve(p)));
   return {
     port: s.PORT,
@@ -255,6 +274,14 @@ function toConfig(s: Settings): Config {
       allowAccessKeys: s.ALLOW_ACCESS_KEYS,
     },
     state: { maxKeys: s.STATE_MAX_KEYS, maxPrincipals: s.STATE_MAX_PRINCIPALS },
+    dashboards: s.DASHBOARDS_URL
+      ? {
+          url: s.DASHBOARDS_URL,
+          flavor: s.DASHBOARDS_FLAVOR,
+          username: s.DASHBOARDS_USERNAME ?? s.OPENSEARCH_USERNAME,
+          password: s.DASHBOARDS_USERNAME ? s.DASHBOARDS_PASSWORD : password,
+        }
+      : undefined,
     apiKeys,
     tls: s.TLS_CERT_FILE && s.TLS_KEY_FILE ? { certFile: s.TLS_CERT_FILE, keyFile: s.TLS_KEY_FILE } : undefined,
     opensearch: s.OPENSEARCH_URL
@@ -279,7 +306,7 @@ function toConfig(s: Settings): Config {
 
 /** The configuration as it may be logged: no credentials. */
 export function describeConfig(config: Config): Record<string, unknown> {
-  const { opensearch, apiKeys, ...rest } = config;
+  const { opensearch, apiKeys, dashboards, ...rest } = config;
   return {
     ...rest,
     apiKeys: apiKeys.length > 0 ? `[${apiKeys.length} set]` : 'none (no authentication)',
@@ -287,6 +314,11 @@ export function describeConfig(config: Config): Record<string, unknown> {
       ...opensearch,
       password: opensearch.password ? '[set]' : undefined,
       url: redactUrl(opensearch.url),
+    },
+    dashboards: dashboards && {
+      ...dashboards,
+      password: dashboards.password ? '[set]' : undefined,
+      url: redactUrl(dashboards.url),
     },
   };
 }
