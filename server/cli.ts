@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { backfillCommand } from './backfill.js';
 import { loadConfig } from './config.js';
 import { ConfigError, ServiceError } from './errors.js';
 import { createOpenSearchClient } from './opensearch-client.js';
@@ -16,6 +17,8 @@ Commands:
   serve            run the HTTP service (default); configured by environment variables
   setup            install the index templates and create the alerts and state indices in
                    the OpenSearch cluster at OPENSEARCH_URL (idempotent)
+  backfill PATH... read CloudTrail log files from S3 folders through the pipeline into
+                   OpenSearch, or print NDJSON with --dry-run (see backfill --help)
   help, --help     this text
 
 Configuration is read from the environment (and CONFIG_FILE, a JSON file of the same names);
@@ -62,6 +65,9 @@ async function main(argv: string[]): Promise<void> {
       return runServer();
     case 'setup':
       return runSetup(args);
+    case 'backfill':
+      process.exitCode = await backfillCommand(args);
+      return;
     case 'help':
     case '--help':
     case '-h':
