@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GeoIpDatabase, countryNameFromIso, toGeoResult } from '../../processors/geoip-database.js';
+import { ServiceError } from '../../server/errors.js';
+import { writeMmdb } from '../support/mmdb-writer.js';
+import {
+  DBIP_IP,
+  IP,
+  PLACES,
+  cityEntries,
+  geoFixture,
+  maxmindCityRecord,
+  writeCityDb,
+} from '../support/geo-fixture.js';
+
+const open = (paths: string[], cacheSize = 1000): GeoIpDatabase => new GeoIpDatabase({ paths, reloadIntervalMs: 0, cacheSize });
+
+function expectUnavailable(fn: () => unknown, message: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof ServiceError, `expected a ServiceError, got ${String(err)}`);
+    assert.equal(err.code, 'geoip_unavailable');
+    assert.match(err.message, message);
+    return true;
+  });
+}
+
+describe('processors/geoip-database', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'geoip-db-test-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  describe('MaxMind GeoIP2/GeoLite2 City schema', () => {
+    it('maps a city record onto a GeoResult', () => {
+      const db = open([geoFixture().cityPath]);
+      assert.deepEqual(db.lookup(IP.paris), {
+        cityName: 'Paris',
+        countryName: 'France',
+        countryIsoCode: 'FR',
+        regionName: 'Île-de-France',
+        location: { lat: PLACES.paris.lat, lon: PLACES.paris.lon },
+        accuracyRadiusKm: PLACES.paris.radiusKm,
+        placeKey: 'FR|Île-de-France|Paris',
+      });
+    });
+
+    it('finds IPv4 addresses stored under ::/96 of an IPv6 tree, and IPv6 addresses', () => {
+      const db = open([geoFixture().cityPath]);
+      assert.equal(db.lookup(IP.tokyo)?.cityName, 'Tokyo');
+      assert.equal(db.lookup(IP.tokyoV6)?.cityName, 'Tokyo');
+      assert.equal(db.lookup(`::ffff:${IP.london}`)?.cityName, 'London');
+    });
+
+    it('returns undefined for an unknown address and for text that is not an address', () => {
+      const db = open([geoFixture().cityPath]);
+      assert.equal(db.lookup(IP.unknown), undefined);
+      assert.equal(db.lookup('AWS Internal'), undefined);
+      assert.equal(db.lookup('ec2.amazonaws.com'), undefined);
+      assert.equal(db.misses, 3);
+      assert.equal(db.lookups, 3);
+    });
+
+    it('the same city seen from two networks is one place (same placeKey)', () => {
+      const db = open([geoFixture().cityPath]);
+      assert.equal(db.lookup(IP.tokyo)?.placeKey, db.lookup(IP.tokyoV6)?.placeKey);
+      assert.notEqual(db.lookup(IP.tokyo)?.placeKey, db.lookup(IP.london)?.placeKey);
+    });
+
+    it('describes its files: path, type, build time, IP version', () => {
+      const db = open([geoFixture().cityPath]);
+      assert.deepEqual(db.description, [
+        { path: geoFixture().cityPath, type: 'GeoIP2-City', buildEpoch: new Date(1_717_000_000_000).toISOString(), ipVersion: 6 },
+      ]);
+    });
+  });
+
+  describe('DB-IP Lite City schema (two files)', () => {
+    it('maps the flat record, deriving the country name from the ISO code; radius is 0', () => {
+      const db = open([geoFixture().dbipV4Path, geoFixture().dbipV6Path]);
+      assert.deepEqual(db.lookup(IP.london), {
+        cityName: 'London',
+        countryName: 'United Kingdom',
+        countryIsoCode: 'GB',
+        regionName: 'England',
+        // DB-IP stores float32 coordinates
+        location: { lat: Math.fround(PLACES.london.lat), lon: Math.fround(PLACES.london.lon) },
+        accuracyRadiusKm: 0,
+        placeKey: 'GB|England|London',
+      });
+    });
+
+    it('serves IPv4 from the v4 file and IPv6 from the v6 file, whatever order they are given in', () => {
+      const { dbipV4Path, dbipV6Path } = geoFixture();
+      for (const paths of [[dbipV4Path, dbipV6Path], [dbipV6Path, dbipV4Path]]) {
+        const db = open(paths);
+        assert.equal(db.lookup(IP.tokyo)?.cityName, 'Tokyo', `IPv4 with ${paths.join(', ')}`);
+        assert.equal(db.lookup(IP.paris)?.cityName, 'Paris');
+        assert.equal(db.lookup(DBIP_IP.londonV6)?.cityName, 'London', `IPv6 with ${paths.join(', ')}`);
+        assert.equal(db.lookup(DBIP_IP.tokyoV6)?.cityName, 'Tokyo');
+        assert.equal(db.lookup(`::ffff:${IP.london}`)?.cityName, 'London', 'IPv4-mapped goes to the v4 file');
+      }
+    });
+
+    it('with the v4 file alone, an IPv6 address is simply not found (never an exception)', () => {
+      const db = open([geoFixture().dbipV4Path]);
+      assert.equal(db.lookup(DBIP_IP.londonV6), undefined);
+      assert.equal(db.lookup(IP.london)?.cityName, 'London');
+    });
+
+    it('accepts the "city ipv4"/"city ipv6" database types of the ip-location-db package', () => {
+      const db = open([geoFixture().dbipV4Path, geoFixture().dbipV6Path]);
+      assert.deepEqual(
+        db.description.map((d) => [d.type, d.ipVersion]),
+        [['city ipv4', 4], ['city ipv6', 6]],
+      );
+    });
+  });
+
+  describe('toGeoResult and countryNameFromIso', () => {
+    it('derives English country names from ISO codes, case-insensitively; nothing for junk', () => {
+      assert.equal(countryNameFromIso('JP'), 'Japan');
+      assert.equal(countryNameFromIso('br'), 'Brazil');
+      assert.equal(countryNameFromIso('ZZ'), undefined);
+      assert.equal(countryNameFromIso('GBR'), undefined);
+      assert.equal(countryNameFromIso(''), undefined);
+      assert.equal(countryNameFromIso(undefined), undefined);
+    });
+
+    it('a record with nothing useful gives undefined; out-of-range coordinates are no location', () => {
+      assert.equal(toGeoResult({}), undefined);
+      assert.equal(toGeoResult({ continent: 'EU' } as never), undefined);
+      const r = toGeoResult({ country_code: 'FR', latitude: 123, longitude: 2 });
+      assert.equal(r?.location, undefined);
+      assert.equal(r?.countryName, 'France');
+    });
+  });
+
+  describe('files that cannot serve', () => {
+    it('refuses a non-City database (e.g. GeoLite2-ASN), naming the file and its type', () => {
+      const path = join(dir, 'GeoLite2-ASN.mmdb');
+      writeMmdb(path, [{ network: '81.2.69.0/24', data: { autonomous_system_number: 20712, autonomous_system_organization: 'Andrews & Arnold Ltd' } }], {
+        databaseType: 'GeoLite2-ASN',
+        ipVersion: 6,
+      });
+      expectUnavailable(() => open([path]), new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is a "GeoLite2-ASN" database; a City database is needed`));
+    });
+
+    it('refuses a Country database too', () => {
+      const path = join(dir, 'GeoLite2-Country.mmdb');
+      writeMmdb(path, [{ network: '81.2.69.0/24', data: { country: { iso_code: 'GB' } } }], { databaseType: 'GeoLite2-Country', ipVersion: 6 });
+      expectUnavailable(() => open([path]), /is a "GeoLite2-Country" database; a City database is needed/);
+    });
+
+    it('refuses a missing file, naming it', () => {
+      const path = join(dir, 'nope.mmdb');
+      expectUnavailable(() => open([path]), new RegExp(`^cannot read GeoIP database ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ENOENT`));
+    });
+
+    it('refuses a file that is not an MMDB', () => {
+      const path = join(dir, 'junk.mmdb');
+      writeFileSync(path, 'this is not a MaxMind database\n'.repeat(100));
+      expectUnavailable(() => open([path]), /junk\.mmdb is not a MaxMind DB \(MMDB\) file/);
+    });
+
+    it('refuses an empty list of files', () => {
+      expectUnavailable(() => open([]), /^no GeoIP database file given$/);
+    });
+
+    it('refuses the set when one of several files cannot serve', () => {
+      expectUnavailable(() => open([geoFixture().dbipV4Path, join(dir, 'missing-v6.mmdb')]), /missing-v6\.mmdb: ENOENT/);
+    });
+  });
+
+  describe('reload when the file changes on disk', () => {
+    /** The fixture with London's network now answering Manchester. */
+    function writeManchesterVariant(path: string): void {
+      const entries = cityEntries().map((e) =>
+        e.network === '81.2.69.0/24'
+          ? { network: e.network, data: maxmindCityRecord({ city: 'Manchester', country: 'United Kingdom', iso: 'GB', region: 'England', lat: 53.4808, lon: -2.2426, radiusKm: 5 }, 99) }
+          : e,
+      );
+      writeCityDb(path, entries);
+    }
+
+    it('reloadIfChanged() is false while nothing changed', () => {
+      const path = join(dir, 'city.mmdb');
+      copyFileSync(geoFixture().cityPath, path);
+      const db = open([path]);
+      assert.equal(db.reloadIfChanged(), false);
+    });
+
+    it('an atomic replacement with different data: reloadIfChanged() is true, "reload" is emitted, lookups change (cache cleared)', () => {
+      const path = join(dir, 'city.mmdb');
+      copyFileSync(geoFixture().cityPath, path);
+      const db = open([path]);
+      assert.equal(db.lookup(IP.london)?.cityName, 'London'); // now cached
+      let reloaded: unknown;
+      db.on('reload', (files) => (reloaded = files));
+      writeManchesterVariant(path);
+      assert.equal(db.reloadIfChanged(), true);
+      assert.equal(db.lookup(IP.london)?.cityName, 'Manchester');
+      assert.equal(db.lookup(IP.tokyo)?.cityName, 'Tokyo', 'the rest of the new file serves too');
+      assert.deepEqual(reloaded, db.description);
+      assert.equal(db.reloadIfChanged(), false, 'and no second reload for the same file');
+    });
+
+    it('a corrupt replacement keeps the old data and emits "reloadError"; a good one later is picked up', () => {
+      const path = join(dir, 'city.mmdb');
+      copyFileSync(geoFixture().cityPath, path);
+      const db = open([path]);
+      assert.equal(db.lookup(IP.london)?.cityName, 'London');
+      const errors: unknown[] = [];
+      db.on('reloadError', (err) => errors.push(err));
+      db.on('reload', () => assert.fail('a corrupt file must not be loaded'));
+      const tmp = join(dir, '.city.mmdb.tmp');
+      writeFileSync(tmp, Buffer.from('corrupt: half a download'));
+      renameSync(tmp, path);
+      assert.equal(db.reloadIfChanged(), false);
+      assert.equal(errors.length, 1);
+      const err = errors[0];
+      assert.ok(err instanceof ServiceError);
+      assert.equal(err.code, 'geoip_unavailable');
+      assert.match(err.message, /city\.mmdb is not a MaxMind DB \(MMDB\) file/);
+      assert.equal(db.lookup(IP.london)?.cityName, 'London', 'old data still served');
+      assert.equal(db.lookup(IP.paris)?.cityName, 'Paris', 'uncached lookups still use the old data');
+
+      db.removeAllListeners('reload');
+      writeManchesterVariant(path);
+      assert.equal(db.reloadIfChanged(), true);
+      assert.equal(db.lookup(IP.london)?.cityName, 'Manchester');
+    });
+
+    it('a replacement by a non-City database is refused the same way', () => {
+      const path = join(dir, 'city.mmdb');
+      copyFileSync(geoFixture().cityPath, path);
+      const db = open([path]);
+      const errors: Error[] = [];
+      db.on('reloadError', (err: Error) => errors.push(err));
+      writeMmdb(path, [{ network: '81.2.69.0/24', data: { autonomous_system_number: 1 } }], { databaseType: 'GeoLite2-ASN', ipVersion: 6 });
+      assert.equal(db.reloadIfChanged(), false);
+      assert.match(errors[0]?.message ?? '', /is a "GeoLite2-ASN" database; a City database is needed/);
+      assert.equal(db.lookup(IP.london)?.cityName, 'London');
+    });
+
+    it('a file that disappears keeps the old data and emits "reloadError"', () => {
+      const path = join(dir, 'city.mmdb');
+      copyFileSync(geoFixture().cityPath, path);
+      const db = open([path]);
+      const errors: NodeJS.ErrnoException[] = [];
+      db.on('reloadError', (err: NodeJS.ErrnoException) => errors.push(err));
+      rmSync(path);
+      assert.equal(db.reloadIfChanged(), false);
+      assert.equal(errors[0]?.code, 'ENOENT');
+      assert.equal(db.lookup(IP.london)?.cityName, 'London');
+    });
+
+    it('the reload timer picks a change up by itself', async () => {
+      const path = join(dir, 'city.mmdb');
+      copyFileSync(geoFixture().cityPath, path);
+      const db = new GeoIpDatabase({ paths: [path], reloadIntervalMs: 20, cacheSize: 100 });
+      try {
+        assert.equal(db.lookup(IP.london)?.cityName, 'London');
+        const reloaded = once(db, 'reload', { signal: AbortSignal.timeout(3000) });
+        writeManchesterVariant(path);
+        await reloaded;
+        assert.equal(db.lookup(IP.london)?.cityName, 'Manchester');
+      } finally {
+        db.close();
+      }
+    });
+  });
+});
