@@ -155,17 +155,25 @@ export class OpenSearchStateStore extends MemoryStateStore {
 
   override async prepare(accessKeyIds: ReadonlySet<string>, principals: ReadonlySet<string>): Promise<void> {
     const onMiss = this.os.readMode === 'on-miss';
-    const keys = onMiss ? [...accessKeyIds].filter((k) => !this.keys.has(k)) : [...accessKeyIds];
-    const names = onMiss ? [...principals].filter((p) => !this.principals.has(p)) : [...principals];
-    await this.load(keys.map(keyDocId), names.map(principalDocId), false);
+    const missingKeys: string[] = [];
+    const knownKeys: string[] = [];
+    for (const k of accessKeyIds) (this.keys.has(k) ? knownKeys : missingKeys).push(keyDocId(k));
+    const missingPrincipals: string[] = [];
+    const knownPrincipals: string[] = [];
+    for (const p of principals) (this.principals.has(p) ? knownPrincipals : missingPrincipals).push(principalDocId(p));
+    // What memory lacks (a restart, an eviction, a key another instance has seen) is read in real
+    // time; what memory holds is refreshed from the index as of its last refresh (see `load`).
+    await Promise.all([
+      this.load(missingKeys, missingPrincipals, true),
+      onMiss ? Promise.resolve() : this.load(knownKeys, knownPrincipals, false),
+    ]);
   }
 
   /**
-   * Reads state documents and merges them into memory. Before a batch the read is not real-time: a
-   * real-time GET of a document written since the last refresh forces a refresh of the shard,
-   * which under steady writes costs more than the whole batch. So another instance's writes are
-   * seen after the state index's refresh (1 s by default). After a version conflict the read is
-   * real-time: it must see the write that beat ours.
+   * Reads state documents and merges them into memory. A real-time GET of a document written
+   * since the last refresh forces a refresh of the shard, which under steady writes costs more
+   * than the batch; so keys already in memory are read as of the state index's last refresh (1 s
+   * by default), and only keys memory lacks, and re-reads after a version conflict, are real-time.
    */
   private async load(keyIds: string[], principalIds: string[], realtime: boolean): Promise<void> {
     const ids = [...keyIds, ...principalIds];

@@ -192,7 +192,12 @@ describe('_bulk against a real OpenSearch node', function () {
     const before = await alertCount();
     // Alternate instances: each sees only some of the key's events.
     const answers = [];
-    for (const [i, e] of events.entries()) answers.push(await postBulk((i % 2 === 0 ? a : b).url, bulkBody(ctIndex, [e])));
+    for (const [i, e] of events.entries()) {
+      answers.push(await postBulk((i % 2 === 0 ? a : b).url, bulkBody(ctIndex, [e])));
+      // An instance that already holds a key sees the others' writes as of the state index's last
+      // refresh (every second by default; docs/state.md): the refresh stands for that second.
+      await client.indices.refresh({ index: stateIndex });
+    }
     assert.ok(answers.every((r) => r.status === 200 && r.json.errors === false));
     assert.equal((await alertCount()) - before, 2, 'London→Tokyo and Tokyo→Sydney, once each');
 
