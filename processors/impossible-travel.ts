@@ -1,7 +1,7 @@
 import { CidrSet } from './ip-ranges.js';
 import { checkOptions, optionError } from './options.js';
 import type { KeyState, PrincipalBaseline, StateStore } from './state.js';
-import { assessTravel, insertSighting, neighbours, type Sighting, type TravelAssessment } from './travel.js';
+import { assessTravel, insertSighting, neighbours, sameEvent, upperBound, type Sighting, type TravelAssessment } from './travel.js';
 import type { Context, Doc, Processor } from './types.js';
 
 /**
@@ -95,27 +95,63 @@ export class ImpossibleTravel implements Processor {
     return { accessKeyId: f.accessKeyId, principal: f.principal };
   }
 
-  process(doc: Doc, ctx: Context): Doc {
+  /**
+   * First pass, over the whole batch in event-time order: every new sighting goes into its key's
+   * history, and the baseline learns its place. Judging waits for `process`, so that each event is
+   * judged against the batch's other events too: the verdict does not depend on the order in which
+   * CloudTrail delivered the batch's files.
+   */
+  prepare(_doc: Doc, ctx: Context): void {
     const scope = this.scope(ctx);
-    if (!scope) return doc;
+    if (!scope) return;
     const { accessKeyId, principal } = scope;
     const f = ctx.facts;
-    if (this.allowAccessKeys.has(accessKeyId)) return doc;
-    if (principal !== undefined && this.allowPrincipals.some((re) => re.test(principal))) return doc;
-    if (this.allowCidrs.has(f.ip!)) return doc;
+    if (this.allowAccessKeys.has(accessKeyId)) return;
+    if (principal !== undefined && this.allowPrincipals.some((re) => re.test(principal))) return;
+    if (this.allowCidrs.has(f.ip!)) return;
 
+    const sighting: Sighting = { atMs: f.timestampMs!, ip: f.ip!, eventId: f.eventId, geo: f.geo as Sighting['geo'] };
     const store = this.options.store;
-    const sighting: Sighting = {
-      atMs: f.timestampMs!,
-      ip: f.ip!,
-      eventId: f.eventId,
-      geo: f.geo as Sighting['geo'],
-    };
     const state: KeyState = store.getKey(accessKeyId) ?? { history: [], alerted: undefined };
-    const near = neighbours(state.history, sighting);
-    const baseline = this.baseline(principal, sighting);
+    const { insertAt } = neighbours(state.history, sighting);
+    if (insertAt >= 0) this.addedBy.set(sighting, ctx.batch);
+    insertSighting(state.history, sighting, insertAt, {
+      maxLocations: this.options.historyMaxLocations,
+      maxAgeMs: this.options.historyMaxAgeMs,
+    });
+    store.setKey(accessKeyId, state);
+    this.learn(principal, sighting);
+    f.sighting = { accessKeyId, principal, value: sighting };
+  }
 
-    for (const other of [near.before, near.after]) {
+  /** The batch that added each sighting (a replayed event is found in the history instead). */
+  private readonly addedBy = new WeakMap<Sighting, object>();
+
+  /**
+   * Second pass: judges the event against its neighbours in the history as the whole batch left
+   * it. Against the sighting before it, always; against the one after it only when this event is
+   * a late arrival (the later one was known before this batch): otherwise the later event, judged
+   * in its turn, reports the journey, and the alert lands on the document that closed it.
+   */
+  process(doc: Doc, ctx: Context): Doc {
+    const mine = ctx.facts.sighting;
+    if (!mine) return doc;
+    const { accessKeyId, principal } = mine;
+    const state = this.options.store.getKey(accessKeyId);
+    if (!state) return doc; // evicted between the passes: nothing to judge against
+    const history = state.history;
+    let at = upperBound(history, mine.value.atMs) - 1;
+    while (at >= 0 && history[at]!.atMs === mine.value.atMs && !sameEvent(history[at]!, mine.value)) at--;
+    // Not found: an inner sighting of a run at one place, whose neighbours are that same place.
+    if (at < 0 || history[at]!.atMs !== mine.value.atMs) return doc;
+    const sighting = history[at]!;
+    const before = history[at - 1];
+    const after = history[at + 1];
+    const isNew = (s: Sighting): boolean => this.addedBy.get(s) === ctx.batch;
+    const late = isNew(mine.value) && after !== undefined && !isNew(after);
+    const baseline = this.learningMs > 0 && principal !== undefined ? this.options.store.getPrincipal(principal) : undefined;
+
+    for (const other of late ? [before, after] : [before]) {
       if (!other) continue;
       const assessment = assessTravel(other, sighting, this.options);
       if (!assessment.impossible) continue;
@@ -127,20 +163,15 @@ export class ImpossibleTravel implements Processor {
         ctx.log.debug({ accessKeyId }, 'impossible travel suppressed: this pair of places alerted recently');
         continue;
       }
-      (f.travel ??= []).push(assessment);
+      (ctx.facts.travel ??= []).push(assessment);
     }
-
-    insertSighting(state.history, sighting, near.insertAt, {
-      maxLocations: this.options.historyMaxLocations,
-      maxAgeMs: this.options.historyMaxAgeMs,
-    });
-    store.setKey(accessKeyId, state);
+    this.options.store.setKey(accessKeyId, state);
     return doc;
   }
 
-  /** Updates and returns the principal's baseline, when the baseline is on. */
-  private baseline(principal: string | undefined, sighting: Sighting): PrincipalBaseline | undefined {
-    if (this.learningMs === 0 || principal === undefined) return undefined;
+  /** Updates the principal's baseline with a sighting, when the baseline is on. */
+  private learn(principal: string | undefined, sighting: Sighting): void {
+    if (this.learningMs === 0 || principal === undefined) return;
     const store = this.options.store;
     const baseline = store.getPrincipal(principal) ?? { firstSeenMs: sighting.atMs, places: [] };
     baseline.firstSeenMs = Math.min(baseline.firstSeenMs, sighting.atMs);
@@ -149,7 +180,6 @@ export class ImpossibleTravel implements Processor {
       baseline.places.push(sighting.geo.placeKey);
     }
     store.setPrincipal(principal, baseline);
-    return baseline;
   }
 
   private baselineExplains(baseline: PrincipalBaseline, a: TravelAssessment): boolean {

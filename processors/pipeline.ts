@@ -89,6 +89,7 @@ export class Pipeline {
     const keys = new Set<string>();
     const principals = new Set<string>();
 
+    const batch = {};
     let started = process.hrtime.bigint();
     for (let i = 0; i < records.length; i++) {
       const record = records[i];
@@ -104,7 +105,7 @@ export class Pipeline {
         this.counters.recordErrors++;
         continue;
       }
-      const ctx: Context = { facts: {} as DocFacts, log, emit };
+      const ctx: Context = { facts: {} as DocFacts, batch, log, emit };
       const out = this.runStages(this.enrichers, record, ctx, i);
       docs[i] = out;
       if ('error' in out && isItemError(out)) continue;
@@ -130,8 +131,21 @@ export class Pipeline {
     started = process.hrtime.bigint();
     const order = contexts.map((_, i) => i).filter((i) => contexts[i] !== undefined);
     order.sort((a, b) => (contexts[a]!.facts.timestampMs ?? 0) - (contexts[b]!.facts.timestampMs ?? 0));
+    for (const stage of this.detectors) {
+      if (!stage.prepare) continue;
+      for (const i of order) {
+        try {
+          stage.prepare(docs[i] as Doc, contexts[i]!);
+        } catch (err) {
+          this.counters.recordErrors++;
+          contexts[i]!.log.warn({ processor: stage.type, tag: stage.tag, record: i, err }, 'processor failed on a record');
+          docs[i] = itemError('processing_failed', `record ${i}: [${stage.type}][${stage.tag}] ${errorMessage(err)}`);
+          contexts[i] = undefined;
+        }
+      }
+    }
     for (const i of order) {
-      docs[i] = this.runStages(this.detectors, docs[i] as Doc, contexts[i]!, i);
+      if (contexts[i]) docs[i] = this.runStages(this.detectors, docs[i] as Doc, contexts[i]!, i);
     }
 
     this.observe('detect', seconds(started));

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { TravelAssessment } from './travel.js';
+import type { Sighting, TravelAssessment } from './travel.js';
 
 /** A CloudTrail record as it travels through the pipeline: the original JSON plus our fields. */
 export type Doc = Record<string, unknown>;
@@ -31,12 +31,16 @@ export interface DocFacts {
   /** The person or role behind the key (temporary keys change every session; this does not). */
   principal?: string;
   eventId?: string;
+  /** This document's sighting, when `impossible-travel` takes it into the key's history. */
+  sighting?: { readonly accessKeyId: string; readonly principal: string | undefined; readonly value: Sighting };
   /** Impossible journeys this document takes part in, found by `impossible-travel`, reported by `alert`. */
   travel?: TravelAssessment[];
 }
 
 export interface Context {
   readonly facts: DocFacts;
+  /** The same object for every document of one batch, and a new one for the next batch. */
+  readonly batch: object;
   readonly log: Logger;
   /** Alerts leave the pipeline here, never through the document. */
   emit(alert: Doc): void;
@@ -47,6 +51,11 @@ export interface Processor {
   readonly type: string;
   /** Instance id from configuration, in logs and errors. */
   readonly tag: string;
+  /**
+   * Optional first pass: called for every document of a batch, in event-time order, before any
+   * `process` of that batch, for processors whose verdict on one document depends on the others.
+   */
+  prepare?(doc: Doc, ctx: Context): void;
   /** Returns the document (changed in place); null drops it. Throwing marks this document only. */
   process(doc: Doc, ctx: Context): Doc | null;
 }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { DashboardsFlavor } from './dashboards.js';
 import { ConfigError } from './errors.js';
+import { CidrSet } from '../processors/ip-ranges.js';
 
 /**
  * Configuration comes from the environment; a JSON file named by CONFIG_FILE may add to it (the
@@ -201,7 +202,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const merged: Record<string, unknown> = { ...fromFile };
   for (const name of SETTING_NAMES) {
     const value = env[name];
-    if (value !== undefined && value !== '') merged[name] = value;
+    // A blank value is an unset one: `z.coerce.number` would read "  " as 0 (0 km, port 0).
+    if (value !== undefined && value.trim() !== '') merged[name] = value;
   }
   const result = schema.safeParse(merged);
   if (!result.success) {
@@ -254,6 +256,11 @@ function toConfig(s: Settings): Config {
   }
   if (s.DASHBOARDS_PASSWORD && !s.DASHBOARDS_USERNAME) {
     throw new ConfigError('DASHBOARDS_USERNAME', 'a password is set but no user name');
+  }
+  try {
+    new CidrSet(s.ALLOW_CIDRS);
+  } catch (err) {
+    throw new ConfigError('ALLOW_CIDRS', (err as Error).message);
   }
   const cityDbPaths = (s.GEOIP_CITY_DB ?? defaultGeoipPaths()).map((p) => (isAbsolute(p) ? p : resolve(p)));
   return {

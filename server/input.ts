@@ -55,15 +55,20 @@ function describeJsonError(err: unknown): string {
   return (err as Error).message.replace(/^Unexpected/, 'unexpected');
 }
 
+/** How many more bytes envelopes inside the body may inflate to (shared by all of them). */
+export interface InflateBudget {
+  remaining: number;
+}
+
 /** Expands one parsed JSON value into records, unwrapping every envelope we know. */
-export function unwrap(value: unknown, out: unknown[], depth = 0): void {
+export function unwrap(value: unknown, out: unknown[], depth = 0, budget: InflateBudget = { remaining: 64 * 1024 * 1024 }): void {
   if (Array.isArray(value)) {
     // One level of array only: an array inside an array is not a shape AWS produces.
     if (depth > 0) {
       out.push(value);
       return;
     }
-    for (const item of value) unwrap(item, out, depth + 1);
+    for (const item of value) unwrap(item, out, depth + 1, budget);
     return;
   }
   if (!isPlainObject(value)) {
@@ -97,19 +102,25 @@ export function unwrap(value: unknown, out: unknown[], depth = 0): void {
   if (isPlainObject(value.awslogs) && typeof value.awslogs.data === 'string' && depth < 2) {
     let inner: unknown;
     try {
-      inner = JSON.parse(gunzipSync(Buffer.from(value.awslogs.data, 'base64'), { maxOutputLength: 64 * 1024 * 1024 }).toString('utf8'));
+      const inflated = gunzipSync(Buffer.from(value.awslogs.data, 'base64'), { maxOutputLength: Math.max(1, budget.remaining) });
+      budget.remaining -= inflated.length;
+      inner = JSON.parse(inflated.toString('utf8'));
     } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new InputError('body_too_large', 'the awslogs.data envelopes inflate to more than MAX_BODY_BYTES', 413);
+      }
       out.push(new UnreadableRecord(itemError('record_unparseable', `awslogs.data is not base64 gzip JSON: ${describeJsonError(err)}`)));
       return;
     }
-    unwrap(inner, out, depth + 1);
+    unwrap(inner, out, depth + 1, budget);
     return;
   }
   out.push(value);
 }
 
 /** Splits NDJSON; a line that is not JSON becomes an UnreadableRecord naming its line number. */
-export function parseNdjson(text: string, out: unknown[]): void {
+export function parseNdjson(text: string, out: unknown[], budget?: InflateBudget): void {
   let start = 0;
   let line = 0;
   while (start <= text.length) {
@@ -126,7 +137,8 @@ export function parseNdjson(text: string, out: unknown[]): void {
       out.push(new UnreadableRecord(itemError('record_unparseable', `line ${line} is not JSON: ${describeJsonError(err)}`)));
       continue;
     }
-    unwrap(value, out, 1);
+    // A line is a whole body of its own: an array on a line is a list of records.
+    unwrap(value, out, 0, budget);
   }
 }
 
@@ -146,8 +158,10 @@ export function readRecords(body: Buffer, info: BodyInfo): unknown[] {
     throw new InputError('body_unparseable', 'the body is not valid UTF-8');
   }
   const out: unknown[] = [];
+  // Envelopes inside the body (CloudWatch Logs' base64 gzip) inflate within what is left of the limit.
+  const budget: InflateBudget = { remaining: info.maxBytes - decoded.length };
   if (isNdjson(info.contentType)) {
-    parseNdjson(text, out);
+    parseNdjson(text, out, budget);
     return out;
   }
   if (text.trim().length === 0) throw new InputError('body_unparseable', 'the body is empty; send CloudTrail JSON');
@@ -160,6 +174,6 @@ export function readRecords(body: Buffer, info: BodyInfo): unknown[] {
       `the body is not JSON (${describeJsonError(err)}); for one record per line send Content-Type: application/x-ndjson`,
     );
   }
-  unwrap(value, out);
+  unwrap(value, out, 0, budget);
   return out;
 }

@@ -181,9 +181,20 @@ export function bulkRoute(deps: BulkDeps) {
           }
         }
         if (action.result) continue;
+        // Serialise first: a record nested too deeply for JSON.stringify fails its action alone.
+        const sources: string[] = [];
+        for (const r of action.records) {
+          try {
+            sources.push(JSON.stringify(docs[r] as Doc));
+          } catch (err) {
+            action.result = itemFailure('mapper_parsing_exception', `the document cannot be written back as JSON (${errorMessage(err)}): nested too deeply?`);
+            break;
+          }
+        }
+        if (action.result) continue;
         for (const [part, r] of action.records.entries()) {
           const meta = action.split ? { ...action.meta, _id: recordId(action, records[r], part) } : action.meta;
-          lines.push(JSON.stringify({ [action.op]: meta }), JSON.stringify(docs[r] as Doc));
+          lines.push(JSON.stringify({ [action.op]: meta }), sources[part]!);
           owner.push({ action, part });
         }
       }

@@ -1,6 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { AppDeps } from '../app.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, itemError } from '../errors.js';
+import type { ItemError } from '../errors.js';
+import type { Doc } from '../../processors/types.js';
 import { readRecords } from '../input.js';
 
 /**
@@ -20,6 +22,7 @@ export function enrichRoute(deps: AppDeps) {
       });
       const log = deps.log.child({ route: 'enrich' });
       const { docs, alerts, stateDurable } = await deps.pipeline.run(records, log, { stateRequired: false });
+      guardSerialisable(docs);
       if (!deps.alertSink) {
         res.json({ docs, alerts });
         deps.metrics?.recordsOut.inc({ route: 'enrich' }, docs.length);
@@ -44,4 +47,25 @@ export function enrichRoute(deps: AppDeps) {
       next(err);
     }
   };
+}
+
+/**
+ * JSON.parse accepts nesting that JSON.stringify cannot write back (it recurses, and a record
+ * nested thousands of levels deep overflows the stack). Such a record becomes an error entry in
+ * its place; the check costs one try/catch around the whole answer in the normal case.
+ */
+export function guardSerialisable(docs: (Doc | ItemError)[]): void {
+  try {
+    JSON.stringify(docs);
+    return;
+  } catch {
+    // find the culprits below
+  }
+  for (let i = 0; i < docs.length; i++) {
+    try {
+      JSON.stringify(docs[i]);
+    } catch (err) {
+      docs[i] = itemError('record_unparseable', `record ${i} cannot be written back as JSON (${errorMessage(err)}): nested too deeply?`);
+    }
+  }
 }

@@ -9,7 +9,7 @@ import { IP, KENYA_CODE_ONLY, NON_PUBLIC, PLACES, SPAIN_COUNTRY_LEVEL, T0, cityD
 
 /** normalize-cloudtrail then geoip, as in the pipeline: geoip reads the address normalize validated. */
 function enrich(record: Doc, database: GeoIpDatabase = cityDatabase()): { doc: Doc; facts: DocFacts } {
-  const ctx: Context = { facts: {}, log: silentLogger(), emit: () => assert.fail('geoip never emits') };
+  const ctx: Context = { facts: {}, batch: {}, log: silentLogger(), emit: () => assert.fail('geoip never emits') };
   const normalized = new NormalizeCloudTrail().process(record, ctx);
   const doc = new GeoIp({ database }).process(normalized, ctx);
   return { doc, facts: ctx.facts };
@@ -64,7 +64,7 @@ describe('processors/geoip', () => {
 
   it('an address the database does not know leaves the document unchanged (no source.geo, no geo fact)', () => {
     const record = cloudTrailRecord({ key: 'K', ip: IP.unknown, at: T0 });
-    const ctx: Context = { facts: {}, log: silentLogger(), emit: () => {} };
+    const ctx: Context = { facts: {}, batch: {}, log: silentLogger(), emit: () => {} };
     new NormalizeCloudTrail().process(record, ctx);
     const before = structuredClone(record);
     new GeoIp({ database: cityDatabase() }).process(record, ctx);

@@ -6,7 +6,7 @@ import { silentLogger } from '../../server/log.js';
 import { ACCOUNT, IP, T0, cloudTrailRecord, eventTime } from '../support/geo-fixture.js';
 
 function run(doc: Doc, options: ConstructorParameters<typeof NormalizeCloudTrail>[0] = {}): { doc: Doc; facts: DocFacts } {
-  const ctx: Context = { facts: {}, log: silentLogger(), emit: () => assert.fail('normalize-cloudtrail never emits') };
+  const ctx: Context = { facts: {}, batch: {}, log: silentLogger(), emit: () => assert.fail('normalize-cloudtrail never emits') };
   const out = new NormalizeCloudTrail(options).process(doc, ctx);
   assert.equal(out, doc, 'the processor changes the document in place and returns it');
   return { doc: out, facts: ctx.facts };

@@ -340,12 +340,30 @@ describe('scenarios: impossible travel through the whole pipeline', () => {
       );
     });
 
+    // Each key's journeys are judged against the whole batch, so the order of records inside a
+    // delivery never matters, and a file that arrives late is compared with what came before and
+    // after it. What can differ is the evidence an alert cites: when a late file holds an event
+    // inside a journey that has already alerted (Sydney@3 arriving after Sydney@7's journey to
+    // São Paulo was reported, or before it), the first report stands and the second is the same
+    // journey, suppressed. So the alerts are the same journeys (key and the two places), and where
+    // no late event falls inside an alerted journey, the very same alert ids.
+    const places = (alerts: readonly Doc[]): string[] =>
+      byTime(alerts).map((a) => `${(a.userIdentity as Doc).accessKeyId} ${journeyOf(a).first_location.city} -> ${journeyOf(a).second_location.city}`).sort();
+
     for (const order of [[2, 0, 1], [1, 2, 0], [2, 1, 0]]) {
-      it(`files delivered in the order ${order.map((i) => i + 1).join(', ')} give the same alerts as sorted delivery`, async () => {
+      it(`files delivered in the order ${order.map((i) => i + 1).join(', ')} raise the same journeys as sorted delivery`, async () => {
         const sorted = await deliver(files());
         const f = files();
         const shuffled = await deliver(order.map((i) => f[i]!));
-        // The journeys first (a readable difference), then the ids that stores dedupe on.
+        assert.deepEqual(places(shuffled), places(sorted));
+      });
+    }
+
+    for (const order of [[1, 2, 0], [2, 1, 0]]) {
+      it(`files delivered in the order ${order.map((i) => i + 1).join(', ')} (no late event inside a reported journey) give the very same alert ids`, async () => {
+        const sorted = await deliver(files());
+        const f = files();
+        const shuffled = await deliver(order.map((i) => f[i]!));
         assert.deepEqual(journeys(shuffled), journeys(sorted));
         assert.deepEqual(alertIds(shuffled), alertIds(sorted));
       });
