@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { backfillCommand } from './backfill.js';
+import { basename } from 'node:path';
 import { loadConfig } from './config.js';
+import { dashboardsFile, importSavedObjects } from './dashboards.js';
 import { ConfigError, ServiceError } from './errors.js';
 import { createOpenSearchClient } from './opensearch-client.js';
 import { runServer } from './serve.js';
@@ -40,6 +42,9 @@ async function runSetup(args: string[]): Promise<void> {
 Installs the composable index templates from mappings/ (CloudTrail indices, alerts, state) and
 creates the alerts and state indices in the cluster at OPENSEARCH_URL. Safe to run again.
 Honours CLOUDTRAIL_INDEX_PATTERN, ALERTS_INDEX, STATE_INDEX, OPENSEARCH_REPLICAS.
+With DASHBOARDS_URL set, then imports the index patterns, searches, visualizations and dashboard
+of mappings/dashboards/ into OpenSearch Dashboards (DASHBOARDS_FLAVOR=kibana: into Kibana), as
+DASHBOARDS_USERNAME / DASHBOARDS_PASSWORD (default: the OpenSearch credentials).
 `);
     return;
   }
@@ -54,6 +59,20 @@ Honours CLOUDTRAIL_INDEX_PATTERN, ALERTS_INDEX, STATE_INDEX, OPENSEARCH_REPLICAS
     for (const i of report.indices) process.stdout.write(`index ${i.name}: ${i.action}\n`);
   } finally {
     await client.close();
+  }
+  // After the templates: an index pattern is only useful once its indices have their mappings.
+  if (config.dashboards) {
+    const d = config.dashboards;
+    const file = dashboardsFile(d.flavor);
+    const result = await importSavedObjects({
+      url: d.url,
+      file,
+      flavor: d.flavor,
+      username: d.username,
+      password: d.password,
+      indexPatternTitles: { alerts: `${os.alertsIndex}*`, cloudtrail: os.cloudtrailIndexPattern },
+    });
+    process.stdout.write(`saved objects ${basename(file)}: ${result.successCount} imported\n`);
   }
 }
 
