@@ -7,6 +7,7 @@ import { ConfigError, ServiceError } from './errors.js';
 import { createOpenSearchClient } from './opensearch-client.js';
 import { runServer } from './serve.js';
 import { setup, setupOptions } from './setup.js';
+import { mlSetup } from './ml-setup.js';
 
 /**
  * `impossible-travel <command>`: serve (the default), setup, help. Exit codes: 0 done, 1 failed,
@@ -45,9 +46,17 @@ Honours CLOUDTRAIL_INDEX_PATTERN, ALERTS_INDEX, STATE_INDEX, OPENSEARCH_REPLICAS
 With DASHBOARDS_URL set, then imports the index patterns, searches, visualizations and dashboard
 of mappings/dashboards/ into OpenSearch Dashboards (DASHBOARDS_FLAVOR=kibana: into Kibana), as
 DASHBOARDS_USERNAME / DASHBOARDS_PASSWORD (default: the OpenSearch credentials).
+With --ml-pipeline (or ML_PIPELINE=true), then creates the ML Commons connector to the service at
+SERVICE_URL_FOR_OPENSEARCH (default http://127.0.0.1:PORT), its model and the ingest pipeline
+impossible-travel-enrich, and sets the cluster settings they need; ML_DEFAULT_PIPELINE=true also
+makes it the default pipeline of the CloudTrail indices (docs/ingest-pipeline.md).
 `);
     return;
   }
+  // --- ML Commons: --ml-pipeline
+  const mlFlag = args.includes('--ml-pipeline');
+  args = args.filter((a) => a !== '--ml-pipeline');
+  // --- end ML Commons
   if (args.length > 0) fail(`setup takes no arguments (got ${args.join(' ')}); see --help`, 2);
   const config = loadConfig();
   if (!config.opensearch) throw new ConfigError('OPENSEARCH_URL', 'setup needs the URL of the OpenSearch cluster');
@@ -57,6 +66,24 @@ DASHBOARDS_USERNAME / DASHBOARDS_PASSWORD (default: the OpenSearch credentials).
     const report = await setup(client, setupOptions(os));
     for (const t of report.templates) process.stdout.write(`template ${t.name}: ${t.action}\n`);
     for (const i of report.indices) process.stdout.write(`index ${i.name}: ${i.action}\n`);
+    // --- ML Commons: connector, model and ingest pipeline, after the templates they refer to.
+    if (mlFlag || os.mlPipeline) {
+      const ml = await mlSetup(client, {
+        serviceUrl: os.serviceUrlForOpenSearch,
+        apiKey: config.apiKeys[0],
+        defaultPipeline: os.mlDefaultPipeline,
+        cloudtrailIndexPattern: os.cloudtrailIndexPattern,
+      });
+      for (const [k, v] of Object.entries(ml.settings)) process.stdout.write(`cluster setting ${k}: ${JSON.stringify(v)}\n`);
+      process.stdout.write(`ml connector ${ml.connector.id}: ${ml.connector.action} (-> ${os.serviceUrlForOpenSearch}/ml/enrich)\n`);
+      process.stdout.write(`ml model group ${ml.modelGroup.id}: ${ml.modelGroup.action}\n`);
+      process.stdout.write(`ml model ${ml.model.id}: ${ml.model.action}, ${ml.model.deployed}\n`);
+      process.stdout.write(`ingest pipeline ${ml.pipeline.name}: ${ml.pipeline.action}\n`);
+      if (ml.defaultPipeline) {
+        process.stdout.write(`default pipeline of template ${ml.defaultPipeline.template ?? '(none found)'} and ${ml.defaultPipeline.indices.length} existing indices\n`);
+      }
+    }
+    // --- end ML Commons
   } finally {
     await client.close();
   }

@@ -43,6 +43,14 @@ export interface OpenSearchConfig {
   readonly stateWriteGranularityMs: number;
   /** Read state before every batch (`always`), or only for keys not in memory (`on-miss`). */
   readonly stateRead: 'always' | 'on-miss';
+  // --- ML Commons ingest pipeline (server/ml-setup.ts, docs/ingest-pipeline.md)
+  /** The service's URL as OpenSearch reaches it, for the ML connector. Default http://127.0.0.1:<PORT>. */
+  readonly serviceUrlForOpenSearch: string;
+  /** `setup` also creates the connector, model and `impossible-travel-enrich` ingest pipeline. */
+  readonly mlPipeline: boolean;
+  /** ...and makes that pipeline the CloudTrail indices' `index.default_pipeline`. */
+  readonly mlDefaultPipeline: boolean;
+  // --- end ML Commons
 }
 
 /** Where `setup` imports the saved objects of mappings/dashboards/; set by DASHBOARDS_URL. */
@@ -156,6 +164,11 @@ const schema = z
     DASHBOARDS_FLAVOR: z.enum(['opensearch-dashboards', 'kibana']).default('opensearch-dashboards'),
     DASHBOARDS_USERNAME: z.string().min(1).optional(),
     DASHBOARDS_PASSWORD: z.string().min(1).optional(),
+    // --- ML Commons ingest pipeline (server/ml-setup.ts)
+    SERVICE_URL_FOR_OPENSEARCH: z.url({ protocol: /^https?$/ }).optional(),
+    ML_PIPELINE: bool.default(false),
+    ML_DEFAULT_PIPELINE: bool.default(false),
+    // --- end ML Commons
   })
   .strict();
 
@@ -306,6 +319,11 @@ function toConfig(s: Settings): Config {
           requestTimeoutMs: s.OPENSEARCH_REQUEST_TIMEOUT,
           stateWriteGranularityMs: s.STATE_WRITE_GRANULARITY,
           stateRead: s.STATE_READ,
+          // --- ML Commons
+          serviceUrlForOpenSearch: (s.SERVICE_URL_FOR_OPENSEARCH ?? `http://127.0.0.1:${s.PORT}`).replace(/\/+$/, ''),
+          mlPipeline: s.ML_PIPELINE || s.ML_DEFAULT_PIPELINE,
+          mlDefaultPipeline: s.ML_DEFAULT_PIPELINE,
+          // --- end ML Commons
         }
       : undefined,
   };

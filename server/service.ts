@@ -11,6 +11,7 @@ import { OpenSearchAlertSink } from './opensearch-alerts.js';
 import { createOpenSearchClient } from './opensearch-client.js';
 import { OpenSearchStateStore } from './opensearch-state.js';
 import { bulkRoute } from './routes/bulk.js';
+import { mlEnrichRoute } from './routes/ml.js';
 import { proxyRoute } from './routes/proxy.js';
 
 /** Everything the service is made of, wired from configuration; main.ts only adds listening. */
@@ -74,6 +75,9 @@ export function openSearchParts(config: Config, log: Logger): ServiceParts {
       const bulk = bulkRoute({ client, pipeline, alertSink, maxBodyBytes: config.maxBodyBytes, log, metrics });
       app.post(['/_bulk', '/:index/_bulk'], rawBody, bulk);
       app.put(['/_bulk', '/:index/_bulk'], rawBody, bulk);
+      // --- ML Commons connector target (server/ml-setup.ts, docs/ingest-pipeline.md); before the proxy.
+      app.post('/ml/enrich', rawBody, mlEnrichRoute({ pipeline, alertSink, maxBodyBytes: config.maxBodyBytes, log, metrics }));
+      // --- end ML Commons
       app.all(/.*/, rawBody, proxyRoute(client));
     },
     onClose: () => client.close(),
