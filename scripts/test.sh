@@ -53,7 +53,8 @@ if [[ -z "${TEST_SKIP_INTEGRATION:-}" ]]; then
     echo "using the node already running at $os_url"
   fi
   step "integration tests (real OpenSearch at $os_url)"
-  OPENSEARCH_URL="$os_url" npx mocha --config test/integration/.mocharc.json --reporter ./test/support/ci-reporter.cjs || integ_rc=$?
+  # The fault test stops and restarts the node: allowed only on a node this script started.
+  IT_NODE_CONTROL="$started_node" OPENSEARCH_URL="$os_url" npx mocha --config test/integration/.mocharc.json --reporter ./test/support/ci-reporter.cjs || integ_rc=$?
 fi
 
 exit $(( unit_rc != 0 || integ_rc != 0 ))

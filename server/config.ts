@@ -43,6 +43,8 @@ export interface OpenSearchConfig {
   readonly stateWriteGranularityMs: number;
   /** Read state before every batch (`always`), or only for keys not in memory (`on-miss`). */
   readonly stateRead: 'always' | 'on-miss';
+  /** `_bulk` documents without an `_id` take their CloudTrail eventID: retries never duplicate. */
+  readonly bulkIdFromEventId: boolean;
   // --- ML Commons ingest pipeline (server/ml-setup.ts, docs/ingest-pipeline.md)
   /** The service's URL as OpenSearch reaches it, for the ML connector. Default http://127.0.0.1:<PORT>. */
   readonly serviceUrlForOpenSearch: string;
@@ -151,6 +153,7 @@ const schema = z
     OPENSEARCH_REQUEST_TIMEOUT: duration(100, 600_000).default(30_000),
     STATE_WRITE_GRANULARITY: duration(1000, DAY_MS).default(60_000),
     STATE_READ: z.enum(['always', 'on-miss']).default('always'),
+    BULK_ID_FROM_EVENT_ID: bool.default(true),
     ALERTS_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-alerts'),
     STATE_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-state'),
     CLOUDTRAIL_INDEX_PATTERN: z.string().regex(/^[a-z0-9][a-z0-9._*-]*$/, 'must be a lowercase index name or pattern').default('cloudtrail-*'),
@@ -319,6 +322,7 @@ function toConfig(s: Settings): Config {
           requestTimeoutMs: s.OPENSEARCH_REQUEST_TIMEOUT,
           stateWriteGranularityMs: s.STATE_WRITE_GRANULARITY,
           stateRead: s.STATE_READ,
+          bulkIdFromEventId: s.BULK_ID_FROM_EVENT_ID,
           // --- ML Commons
           serviceUrlForOpenSearch: (s.SERVICE_URL_FOR_OPENSEARCH ?? `http://127.0.0.1:${s.PORT}`).replace(/\/+$/, ''),
           mlPipeline: s.ML_PIPELINE || s.ML_DEFAULT_PIPELINE,

@@ -72,7 +72,15 @@ export function openSearchParts(config: Config, log: Logger): ServiceParts {
     store,
     alertSink,
     extraRoutes(app, pipeline, metrics) {
-      const bulk = bulkRoute({ client, pipeline, alertSink, maxBodyBytes: config.maxBodyBytes, log, metrics });
+      const bulk = bulkRoute({
+        client,
+        pipeline,
+        alertSink,
+        maxBodyBytes: config.maxBodyBytes,
+        log,
+        metrics,
+        idFromEventId: os.bulkIdFromEventId,
+      });
       app.post(['/_bulk', '/:index/_bulk'], rawBody, bulk);
       app.put(['/_bulk', '/:index/_bulk'], rawBody, bulk);
       // --- ML Commons connector target (server/ml-setup.ts, docs/ingest-pipeline.md); before the proxy.

@@ -39,6 +39,8 @@ interface ClientAction {
   records: number[];
   /** True when the source was a CloudTrail S3 file object, split into its records. */
   split: boolean;
+  /** True when the service chose the document id (the client sent none). */
+  idAssigned?: boolean;
 }
 
 function itemFailure(type: string, reason: string, status = 400): BulkItemResult {
@@ -144,6 +146,8 @@ export interface BulkDeps {
   readonly maxBodyBytes: number;
   readonly log: Logger;
   readonly metrics?: Metrics | undefined;
+  /** Give documents without an `_id` their CloudTrail `eventID` (BULK_ID_FROM_EVENT_ID). */
+  readonly idFromEventId?: boolean;
 }
 
 export function bulkRoute(deps: BulkDeps) {
@@ -193,7 +197,15 @@ export function bulkRoute(deps: BulkDeps) {
         }
         if (action.result) continue;
         for (const [part, r] of action.records.entries()) {
-          const meta = action.split ? { ...action.meta, _id: recordId(action, records[r], part) } : action.meta;
+          let meta = action.meta;
+          if (action.split) meta = { ...action.meta, _id: recordId(action, records[r], part) };
+          else if (deps.idFromEventId && meta._id === undefined) {
+            const eventId = (records[r] as { eventID?: unknown }).eventID;
+            if (typeof eventId === 'string' && eventId.length > 0 && eventId.length <= 512) {
+              meta = { ...action.meta, _id: eventId };
+              action.idAssigned = true;
+            }
+          }
           lines.push(JSON.stringify({ [action.op]: meta }), sources[part]!);
           owner.push({ action, part });
         }
@@ -244,6 +256,10 @@ export function bulkRoute(deps: BulkDeps) {
         if (action.result) result = { _index: index, _id: action.meta._id ?? null, ...action.result };
         else if (action.split) result = aggregate(action, results.get(action) ?? [], index);
         else result = results.get(action)![0]!;
+        if (action.idAssigned && action.op === 'create' && result.status === 409) {
+          // Our id is the event's own: a conflict means an earlier attempt stored this very event.
+          result = { ...result, status: 200, result: 'noop', error: undefined };
+        }
         if (result.error || result.status >= 300) errors = true;
         if (result.status === 429 || result.status >= 500) metrics?.openSearchErrors.inc({ operation: 'bulk_item' });
         else if (result.status < 300) metrics?.recordsOut.inc({ route: '_bulk' }, action.split ? action.records.length : 1);
