@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { Client } from '@opensearch-project/opensearch';
+// The last Elasticsearch client without the product check (7.14+ and 8.x refuse any server that is
+// not Elasticsearch, OpenSearch itself included): the wire format is what is tested here.
+import { Client as EsClient } from 'es7';
 import { setup } from '../../server/setup.js';
 import {
   CITY, bulkBody, cloudTrailRecord, openSearchClient, openSearchUrl, startService, uniqueName, type RunningService,
@@ -229,6 +232,26 @@ describe('_bulk against a real OpenSearch node', function () {
     assert.equal(stats.failed, 0);
     const count = await client.count({ index: ctIndex, body: { query: { term: { 'userIdentity.accessKeyId': key } } } });
     assert.equal((count.body as { count: number }).count, 250);
+  });
+
+  it("works behind the Elasticsearch 7.10 JavaScript client's bulk helper, pointed at the service", async () => {
+    const s = await service();
+    const viaService = new EsClient({ node: s.url });
+    const key = uniqueName('AKIAES7');
+    const records = Array.from({ length: 120 }, (_, i) =>
+      cloudTrailRecord({ key, ip: CITY.london.ip, at: new Date(Date.UTC(2024, 11, 1, 0, i)).toISOString(), id: uniqueName(`es${i}`) }),
+    );
+    const stats = await viaService.helpers.bulk({
+      datasource: records,
+      onDocument: () => ({ index: { _index: ctIndex } }),
+      flushBytes: 10_000,
+      refreshOnCompletion: ctIndex,
+    });
+    await viaService.close();
+    assert.equal(stats.successful, 120);
+    assert.equal(stats.failed, 0);
+    const count = await client.count({ index: ctIndex, body: { query: { term: { 'userIdentity.accessKeyId': key } } } });
+    assert.equal((count.body as { count: number }).count, 120);
   });
 
   it('passes the requests shippers make before _bulk through to OpenSearch', async () => {
