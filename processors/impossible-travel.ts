@@ -1,3 +1,4 @@
+import type { DetectionConfig } from '../server/config.js';
 import { CidrSet } from './ip-ranges.js';
 import { checkOptions, optionError } from './options.js';
 import type { KeyState, PrincipalBaseline, StateStore } from './state.js';
@@ -12,19 +13,10 @@ import type { Context, Doc, Processor } from './types.js';
 
 export const TYPE = 'impossible-travel';
 
-export interface ImpossibleTravelOptions {
+/** The detection settings (server/config.ts documents each), plus where state lives. */
+export interface ImpossibleTravelOptions extends DetectionConfig {
   readonly tag?: string;
   readonly store: StateStore;
-  readonly minDistanceKm: number;
-  readonly maxSpeedKmh: number;
-  readonly suppressionWindowMs: number;
-  readonly historyMaxLocations: number;
-  readonly historyMaxAgeMs: number;
-  /** 0 turns the baseline off. */
-  readonly baselineLearningDays: number;
-  readonly allowCidrs: readonly string[];
-  readonly allowPrincipals: readonly string[];
-  readonly allowAccessKeys: readonly string[];
 }
 
 const KNOWN: (keyof ImpossibleTravelOptions)[] = [

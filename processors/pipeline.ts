@@ -193,18 +193,7 @@ export interface PipelineDeps {
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const d = deps.detection;
   const travel = new ImpossibleTravel(
-    {
-      store: deps.store,
-      minDistanceKm: d.minDistanceKm,
-      maxSpeedKmh: d.maxSpeedKmh,
-      suppressionWindowMs: d.suppressionWindowMs,
-      historyMaxLocations: d.historyMaxLocations,
-      historyMaxAgeMs: d.historyMaxAgeMs,
-      baselineLearningDays: d.baselineLearningDays,
-      allowCidrs: d.allowCidrs,
-      allowPrincipals: d.allowPrincipals,
-      allowAccessKeys: d.allowAccessKeys,
-    },
+    { ...d, store: deps.store },
     alertId,
   );
   return new Pipeline(

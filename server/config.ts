@@ -19,6 +19,7 @@ export interface DetectionConfig {
   readonly suppressionWindowMs: number;
   readonly historyMaxLocations: number;
   readonly historyMaxAgeMs: number;
+  /** 0 turns the baseline off. */
   readonly baselineLearningDays: number;
   readonly allowCidrs: readonly string[];
   readonly allowPrincipals: readonly string[];
