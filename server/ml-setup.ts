@@ -34,7 +34,7 @@ export interface MlSetupOptions {
   /** Name of the CloudTrail index template installed by setup (`<templatePrefix>-cloudtrail`). */
   readonly cloudtrailTemplate?: string;
   /** Names of the objects; default ML_NAMES (tests use their own). */
-  readonly names?: Partial<typeof ML_NAMES>;
+  readonly names?: Partial<Record<keyof typeof ML_NAMES, string>>;
   /**
    * true (default): a document whose enrichment fails (service down, timeout, error answer) is
    * indexed unenriched and counted in the processor's `failed` ingest stat. false: it is refused.
@@ -104,7 +104,7 @@ function sha256(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
 }
 
-const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Loopback, RFC 1918, link-local, unique-local: ML Commons refuses these unless private_ip_enabled. */
 export function isPrivateHost(hostname: string): boolean {
@@ -197,7 +197,16 @@ async function ensureSettings(client: Client, o: MlSetupOptions): Promise<Record
   const regexKey = 'plugins.ml_commons.trusted_connector_endpoints_regex';
   const existing = effective(regexKey);
   const list = Array.isArray(existing) ? (existing as string[]) : typeof existing === 'string' ? [existing] : [];
-  if (!list.includes(ours)) settings[regexKey] = [...list, ours];
+  // An entry that already admits the URL (e.g. ^http://127\.0\.0\.1:.*$) is enough: the list must not
+  // grow by one entry per port on every run. (Java and JavaScript agree on these simple patterns.)
+  const admits = (pattern: string): boolean => {
+    try {
+      return new RegExp(pattern).test(new URL('/ml/enrich', origin).toString());
+    } catch {
+      return false;
+    }
+  };
+  if (!list.some(admits)) settings[regexKey] = [...list, ours];
 
   if (isPrivateHost(new URL(o.serviceUrl).hostname) && String(effective('plugins.ml_commons.connector.private_ip_enabled')) !== 'true') {
     settings['plugins.ml_commons.connector.private_ip_enabled'] = true;
