@@ -119,7 +119,7 @@ async function main(): Promise<void> {
     children.push(a.child);
     const b = await startService(await freePort(), idx.alertsB, idx.stateB);
     children.push(b.child);
-    ml = await mlSetup(client, { serviceUrl: b.url, names });
+    ml = await mlSetup(client, { serviceUrl: b.url, names, trustedEndpointRegex: '^http://127\\.0\\.0\\.1:.*$' });
     for (const i of [idx.bulk, idx.ingest]) await client.indices.create({ index: i, body: { settings: { number_of_replicas: 0 } } });
 
     console.log(`warming up with ${warm.length.toLocaleString('en-US')} other records each way ...`);

@@ -44,6 +44,12 @@ export interface MlSetupOptions {
   readonly readTimeoutSeconds?: number;
   /** Connections ML Commons opens to the service (per node). Default 64. */
   readonly maxConnections?: number;
+  /**
+   * The entry added to plugins.ml_commons.trusted_connector_endpoints_regex when none admits the
+   * service's URL. Default `^<origin>/.*$`; tests, whose services listen on random ports, pass one for
+   * any port of the host so that runs do not add one entry each.
+   */
+  readonly trustedEndpointRegex?: string;
   /** How long to wait for the model to be deployed. Default 60 s. */
   readonly deployTimeoutMs?: number;
 }
@@ -193,7 +199,7 @@ async function ensureSettings(client: Client, o: MlSetupOptions): Promise<Record
   const settings: Record<string, unknown> = {};
 
   const origin = new URL(o.serviceUrl).origin;
-  const ours = `^${escapeRegex(origin)}/.*$`;
+  const ours = o.trustedEndpointRegex ?? `^${escapeRegex(origin)}/.*$`;
   const regexKey = 'plugins.ml_commons.trusted_connector_endpoints_regex';
   const existing = effective(regexKey);
   const list = Array.isArray(existing) ? (existing as string[]) : typeof existing === 'string' ? [existing] : [];

@@ -23,6 +23,8 @@ describe('ML Commons ingest pipeline against a real OpenSearch node', function (
   const alertsIndex = uniqueName('impossible-travel-alerts-ml-it');
   const stateIndex = uniqueName('impossible-travel-state-ml-it');
   const names = { connector: `${run}-connector`, modelGroup: `${run}-group`, model: `${run}-model`, pipeline: `${run}-pipeline` };
+  // The services here listen on random ports: trust any port of the loopback once, not one per run.
+  const trustedEndpointRegex = '^http://127\\.0\\.0\\.1:.*$';
 
   before(async function () {
     if (!osUrl) {
@@ -36,7 +38,7 @@ describe('ML Commons ingest pipeline against a real OpenSearch node', function (
     }
     await setup(client, { alertsIndex, stateIndex, replicas: 0 });
     service = await startService({ OPENSEARCH_URL: osUrl!, ALERTS_INDEX: alertsIndex, STATE_INDEX: stateIndex });
-    report = await mlSetup(client, { serviceUrl: service.url, names });
+    report = await mlSetup(client, { serviceUrl: service.url, names, trustedEndpointRegex });
   });
 
   after(async () => {
@@ -70,7 +72,7 @@ describe('ML Commons ingest pipeline against a real OpenSearch node', function (
     assert.equal(report.connector.action, 'created');
     assert.equal(report.model.action, 'created');
     assert.equal(report.pipeline.action, 'created');
-    const again = await mlSetup(client, { serviceUrl: service.url, names });
+    const again = await mlSetup(client, { serviceUrl: service.url, names, trustedEndpointRegex });
     assert.deepEqual(
       { c: again.connector, g: again.modelGroup.id, m: again.model.id, p: again.pipeline.action, s: again.settings },
       { c: { id: report.connector.id, action: 'unchanged' }, g: report.modelGroup.id, m: report.model.id, p: 'unchanged', s: {} },
@@ -123,7 +125,7 @@ describe('ML Commons ingest pipeline against a real OpenSearch node', function (
   });
 
   it('is the default pipeline of the CloudTrail indices when asked (ML_DEFAULT_PIPELINE)', async () => {
-    const withDefault = await mlSetup(client, { serviceUrl: service.url, names, defaultPipeline: true, cloudtrailIndexPattern: ctIndex, cloudtrailTemplate: 'no-such-template' });
+    const withDefault = await mlSetup(client, { serviceUrl: service.url, names, trustedEndpointRegex, defaultPipeline: true, cloudtrailIndexPattern: ctIndex, cloudtrailTemplate: 'no-such-template' });
     assert.deepEqual(withDefault.defaultPipeline, { template: undefined, indices: [ctIndex] });
     const record = cloudTrailRecord({ key: uniqueName('AKIAMLDEFAULT'), ip: CITY.paris.ip, at: '2024-06-01T08:00:00Z', id: uniqueName('ev') });
     await indexDirect(record, {});
@@ -131,7 +133,7 @@ describe('ML Commons ingest pipeline against a real OpenSearch node', function (
   });
 
   it('indexes a document unenriched, and counts it, when the service does not answer', async () => {
-    const down = await mlSetup(client, { serviceUrl: 'http://127.0.0.1:9', names: { ...names, connector: `${names.connector}-down`, model: `${names.model}-down`, pipeline: `${names.pipeline}-down` } });
+    const down = await mlSetup(client, { serviceUrl: 'http://127.0.0.1:9', trustedEndpointRegex, names: { ...names, connector: `${names.connector}-down`, model: `${names.model}-down`, pipeline: `${names.pipeline}-down` } });
     try {
       const record = cloudTrailRecord({ key: uniqueName('AKIAMLDOWN'), ip: CITY.sydney.ip, at: '2024-07-01T08:00:00Z', id: uniqueName('ev') });
       await indexDirect(record, { pipeline: `${names.pipeline}-down` });
