@@ -150,7 +150,12 @@ describe('fuzz: POST /_bulk with 10,000 hostile bodies against a real OpenSearch
     closeConnections();
     while (services.length > 0) await services.pop()!.stop();
     if (!client) return;
-    await client.indices.delete({ index: [ctIndex, alertsIndex, stateIndex].join(','), ignore_unavailable: true } as never);
+    // Also indices named after ours with characters in front: the service reads a _bulk body with
+    // Buffer#toString, so invalid UTF-8 inside an `_index` value reaches OpenSearch as U+FFFD and
+    // creates `\uFFFD<ctIndex>` rather than failing the action.
+    const res = await client.cat.indices({ index: `*${ctIndex}*`, format: 'json', h: 'index' } as never);
+    const altered = (res.body as { index: string }[]).map((i) => i.index);
+    await client.indices.delete({ index: [...new Set([ctIndex, alertsIndex, stateIndex, ...altered])].join(','), ignore_unavailable: true } as never);
     for (const t of renderTemplates(setupOpts)) await client.indices.deleteIndexTemplate({ name: t.name }, { ignore: [404] });
     await client.close();
   });
