@@ -88,9 +88,18 @@ export function followUp(accessKeyId: string, sinceMs: number, indexPattern: str
   };
 }
 
+/**
+ * A record's fields go into keyword fields of the alerts index: anything but a short string (an
+ * object where a name belongs, a 40 KB ARN) would make OpenSearch refuse the alert, every retry
+ * again. Such a value is left out (null), never the alert.
+ */
+function keywordOrNull(value: unknown): string | null {
+  return typeof value === 'string' && value.length <= 1024 ? value : null;
+}
+
 export function buildAlert(doc: Doc, accessKeyId: string, a: TravelAssessment, rules: AlertOptions): Doc {
   const identity = isPlainObject(doc.userIdentity) ? doc.userIdentity : {};
-  const sessionName = typeof identity.session_name === 'string' ? identity.session_name : undefined;
+  const sessionName = keywordOrNull(identity.session_name) ?? undefined;
   const who = sessionName ? `${accessKeyId} (${sessionName})` : accessKeyId;
   const travel = impossibleTravelObject(accessKeyId, a, rules);
   const time = humanDuration(a.elapsedMs);
@@ -101,7 +110,7 @@ export function buildAlert(doc: Doc, accessKeyId: string, a: TravelAssessment, r
     `(events ${eventRef(a.from)} and ${eventRef(a.to)}; impossible_travel.follow_up.query finds the key's later actions).`;
   const triage = [
     `Ask the owner of ${who} whether the key should be in use from both ${placeName(a.from)} and ${placeName(a.to)}.`,
-    `If not, deactivate the key (and revoke the sessions of ${identity.arn ?? 'its principal'}), then rotate its credentials.`,
+    `If not, deactivate the key (and revoke the sessions of ${keywordOrNull(identity.arn) ?? 'its principal'}), then rotate its credentials.`,
     `Audit every action of the key since the first of the two events, in ${rules.cloudtrailIndexPattern}: ${(travel.follow_up as { query: string }).query}`,
   ];
   return {
@@ -115,13 +124,17 @@ export function buildAlert(doc: Doc, accessKeyId: string, a: TravelAssessment, r
     triage,
     userIdentity: {
       accessKeyId,
-      type: identity.type ?? null,
+      type: keywordOrNull(identity.type),
       session_name: sessionName ?? null,
-      arn: identity.arn ?? null,
-      accountId: identity.accountId ?? null,
-      principalId: identity.principalId ?? null,
+      arn: keywordOrNull(identity.arn),
+      accountId: keywordOrNull(identity.accountId),
+      principalId: keywordOrNull(identity.principalId),
     },
-    cloud: { provider: 'aws', account: { id: identity.accountId ?? doc.recipientAccountId ?? null }, region: doc.awsRegion ?? null },
+    cloud: {
+      provider: 'aws',
+      account: { id: keywordOrNull(identity.accountId) ?? keywordOrNull(doc.recipientAccountId) },
+      region: keywordOrNull(doc.awsRegion),
+    },
     impossible_travel: travel,
   };
 }

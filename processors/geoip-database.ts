@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import { Reader, type Response } from 'maxmind';
 import { ServiceError } from '../server/errors.js';
-import { canonicalIp, ipFamily } from './ip-ranges.js';
+import { canonicalIp, ipFamily, isPublicIp } from './ip-ranges.js';
 import type { GeoResult } from './types.js';
 
 /**
@@ -32,16 +32,28 @@ interface AnyCityRecord {
 
 const regionNames = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
 
+const countryNames = new Map<string, string | undefined>();
+
 /** Country names from ISO 3166-1 codes, for databases that carry only the code (DB-IP Lite). */
 export function countryNameFromIso(iso: string | undefined): string | undefined {
   if (!iso || !/^[A-Za-z]{2}$/.test(iso)) return undefined;
+  if (countryNames.has(iso)) return countryNames.get(iso);
+  let name: string | undefined;
   try {
-    const name = regionNames.of(iso.toUpperCase());
-    return name && name !== 'Unknown Region' ? name : undefined;
+    name = regionNames.of(iso.toUpperCase());
   } catch {
-    return undefined;
+    name = undefined;
   }
+  if (name === 'Unknown Region') name = undefined;
+  countryNames.set(iso, name); // at most a few hundred codes
+  return name;
 }
+
+/**
+ * Databases store coordinates as float32 (DB-IP: 41.03150177001953); four decimals (about 11 m)
+ * say all they know, and print shorter.
+ */
+const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 
 function nonEmpty(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
@@ -61,7 +73,7 @@ export function toGeoResult(record: AnyCityRecord): GeoResult | undefined {
   const lat = finite(record.location?.latitude) ?? finite(record.latitude);
   const lon = finite(record.location?.longitude) ?? finite(record.longitude);
   const location =
-    lat !== undefined && lon !== undefined && Math.abs(lat) <= 90 && Math.abs(lon) <= 180 ? { lat, lon } : undefined;
+    lat !== undefined && lon !== undefined && Math.abs(lat) <= 90 && Math.abs(lon) <= 180 ? { lat: round4(lat), lon: round4(lon) } : undefined;
   if (!countryIsoCode && !cityName && !location) return undefined;
   const accuracyRadiusKm = finite(record.location?.accuracy_radius) ?? 0;
   const placeKey = cityName
@@ -107,8 +119,14 @@ function loadFile(path: string): LoadedFile {
   return { path, reader, ipVersion: reader.metadata.ipVersion, signature };
 }
 
-const NOT_FOUND = Symbol('not found');
-type CacheValue = GeoResult | typeof NOT_FOUND;
+/** Everything the pipeline needs to know about one address, worked out once and cached. */
+export interface AddressInfo {
+  /** The canonical form (IPv4-mapped IPv6 reduced), one string shared by every document that uses it. */
+  readonly ip: string;
+  /** Public and routable: may take part in travel. */
+  readonly routable: boolean;
+  readonly geo: GeoResult | undefined;
+}
 
 export interface GeoIpDatabaseOptions {
   readonly paths: readonly string[];
@@ -119,7 +137,7 @@ export interface GeoIpDatabaseOptions {
 
 export class GeoIpDatabase extends EventEmitter {
   private files: LoadedFile[];
-  private readonly cache: LRUCache<string, { v: CacheValue }> | undefined;
+  private readonly cache: LRUCache<string, AddressInfo> | undefined;
   private timer: NodeJS.Timeout | undefined;
   lookups = 0;
   misses = 0;
@@ -147,16 +165,20 @@ export class GeoIpDatabase extends EventEmitter {
 
   /** Looks up a valid IP address (validate first: the reader reads "AWS Internal" as 0.0.0.0). */
   lookup(ip: string): GeoResult | undefined {
+    return this.resolve(ip).geo;
+  }
+
+  /** The address's canonical form, whether it is public, and where the database places it. */
+  resolve(ip: string): AddressInfo {
     this.lookups++;
-    const cached = this.cache?.get(ip);
-    if (cached) {
-      if (cached.v === NOT_FOUND) this.misses++;
-      return cached.v === NOT_FOUND ? undefined : cached.v;
+    let info = this.cache?.get(ip);
+    if (!info) {
+      const address = canonicalIp(ip);
+      info = { ip: address, routable: isPublicIp(address), geo: this.lookupUncached(address) };
+      this.cache?.set(ip, info);
     }
-    const result = this.lookupUncached(ip);
-    if (!result) this.misses++;
-    this.cache?.set(ip, { v: result ?? NOT_FOUND });
-    return result;
+    if (!info.geo) this.misses++;
+    return info;
   }
 
   private lookupUncached(ip: string): GeoResult | undefined {

@@ -1,5 +1,4 @@
 import type { GeoIpDatabase } from './geoip-database.js';
-import { isPublicIp } from './ip-ranges.js';
 import { checkOptions } from './options.js';
 import { objectAt, type Context, type Doc, type Processor } from './types.js';
 
@@ -30,8 +29,10 @@ export class GeoIp implements Processor {
   process(doc: Doc, ctx: Context): Doc {
     const ip = ctx.facts.ip;
     if (ip === undefined) return doc;
-    ctx.facts.ipRoutable = isPublicIp(ip);
-    const geo = this.database.lookup(ip);
+    const info = this.database.resolve(ip);
+    ctx.facts.ip = info.ip; // the shared string: histories keep it for every sighting of the address
+    ctx.facts.ipRoutable = info.routable;
+    const geo = info.geo;
     if (!geo) return doc;
     ctx.facts.geo = geo;
     const target: Doc = {};

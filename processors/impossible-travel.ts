@@ -82,7 +82,8 @@ export class ImpossibleTravel implements Processor {
   /** The key and principal a document would be judged under, or undefined when it is out of scope. */
   scope(ctx: Context): { accessKeyId: string; principal: string | undefined } | undefined {
     const f = ctx.facts;
-    if (f.accessKeyId === undefined || f.identityType === 'AWSService') return undefined;
+    // AWS access key ids are 16 to 128 characters; anything longer is not one, and would only bloat state.
+    if (f.accessKeyId === undefined || f.accessKeyId.length > 128 || f.identityType === 'AWSService') return undefined;
     if (f.timestampMs === undefined || f.ip === undefined || !f.ipRoutable || f.geo?.location === undefined) return undefined;
     return { accessKeyId: f.accessKeyId, principal: f.principal };
   }
@@ -104,13 +105,19 @@ export class ImpossibleTravel implements Processor {
 
     const sighting: Sighting = { atMs: f.timestampMs!, ip: f.ip!, eventId: f.eventId, geo: f.geo as Sighting['geo'] };
     const store = this.options.store;
-    const state: KeyState = store.getKey(accessKeyId) ?? { history: [], alerted: undefined };
-    const { insertAt } = neighbours(state.history, sighting);
-    if (insertAt >= 0) this.addedBy.set(sighting, ctx.batch);
-    insertSighting(state.history, sighting, insertAt, {
-      maxLocations: this.options.historyMaxLocations,
-      maxAgeMs: this.options.historyMaxAgeMs,
-    });
+    let state = store.getKey(accessKeyId);
+    if (!state) {
+      // A literal of one: an empty array grown by splice reserves 17 slots, for a million keys.
+      state = { history: [sighting], alerted: undefined };
+      this.addedBy.set(sighting, ctx.batch);
+    } else {
+      const { insertAt } = neighbours(state.history, sighting);
+      if (insertAt >= 0) this.addedBy.set(sighting, ctx.batch);
+      insertSighting(state.history, sighting, insertAt, {
+        maxLocations: this.options.historyMaxLocations,
+        maxAgeMs: this.options.historyMaxAgeMs,
+      });
+    }
     store.setKey(accessKeyId, state);
     this.learn(principal, sighting);
     f.sighting = { accessKeyId, principal, value: sighting };

@@ -21,7 +21,7 @@ export interface AlertSink {
 }
 
 export interface AppDeps {
-  readonly config: Pick<Config, 'maxBodyBytes' | 'apiKeys'>;
+  readonly config: Pick<Config, 'maxBodyBytes' | 'maxRecordsPerRequest' | 'apiKeys'>;
   readonly pipeline: Pipeline;
   readonly geoip: GeoIpDatabase;
   readonly store: StateStore;
@@ -84,7 +84,7 @@ export function createApp(deps: AppDeps): express.Express {
 
 /** A small fixed set of route labels, so that arbitrary proxied paths cannot explode metric cardinality. */
 function routeLabel(path: string): string {
-  if (path === '/enrich' || path === '/healthz' || path === '/metrics') return path;
+  if (path === '/enrich' || path === '/healthz' || path === '/metrics' || path === '/ml/enrich') return path;
   if (path === '/_bulk' || path.endsWith('/_bulk')) return '/_bulk';
   return 'proxy';
 }

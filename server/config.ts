@@ -70,6 +70,7 @@ export interface Config {
   readonly host: string;
   readonly logLevel: string;
   readonly maxBodyBytes: number;
+  readonly maxRecordsPerRequest: number;
   readonly geoip: {
     readonly cityDbPaths: readonly string[];
     readonly reloadIntervalMs: number;
@@ -129,6 +130,7 @@ const schema = z
     HOST: z.string().min(1).default('127.0.0.1'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     MAX_BODY_BYTES: int(1024, 1024 ** 3).default(50 * 1024 * 1024),
+    MAX_RECORDS_PER_REQUEST: int(1, 10_000_000).default(100_000),
     GEOIP_CITY_DB: list.optional(),
     GEOIP_RELOAD_INTERVAL: duration(100, DAY_MS).default(60_000),
     GEOIP_CACHE_SIZE: int(0, 10_000_000).default(100_000),
@@ -285,6 +287,7 @@ function toConfig(s: Settings): Config {
     host: s.HOST,
     logLevel: s.LOG_LEVEL,
     maxBodyBytes: s.MAX_BODY_BYTES,
+    maxRecordsPerRequest: s.MAX_RECORDS_PER_REQUEST,
     geoip: { cityDbPaths, reloadIntervalMs: s.GEOIP_RELOAD_INTERVAL, cacheSize: s.GEOIP_CACHE_SIZE },
     detection: {
       minDistanceKm: s.MIN_DISTANCE_KM,

@@ -9,11 +9,33 @@ import { isPlainObject } from '../processors/types.js';
 
 type Pattern = readonly string[];
 
+/**
+ * `*` matches any run of characters. Matched by the classic two-pointer walk, which backtracks to
+ * the last star only, so no pattern can take more than O(glob × name) steps (a RegExp built from
+ * user input such as `*****...z` can take hours).
+ */
 function globMatch(glob: string, name: string): boolean {
   if (glob === '*' || glob === name) return true;
-  if (!glob.includes('*')) return false;
-  const re = new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  return re.test(name);
+  let g = 0;
+  let n = 0;
+  let star = -1;
+  let resume = 0;
+  while (n < name.length) {
+    if (g < glob.length && glob[g] !== '*' && glob[g] === name[n]) {
+      g++;
+      n++;
+    } else if (g < glob.length && glob[g] === '*') {
+      star = g++;
+      resume = n;
+    } else if (star !== -1) {
+      g = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.length && glob[g] === '*') g++;
+  return g === glob.length;
 }
 
 /** The patterns that remain after stepping into `key`; an empty pattern means "all of it". */

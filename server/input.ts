@@ -146,6 +146,8 @@ export interface BodyInfo {
   readonly contentType: string | undefined;
   readonly contentEncoding: string | undefined;
   readonly maxBytes: number;
+  /** Every record (or error entry) is answered in full: this bounds the answer, not only the body. */
+  readonly maxRecords?: number;
 }
 
 /** The records in a request body, in order. Throws InputError when the body as a whole is unreadable. */
@@ -162,7 +164,7 @@ export function readRecords(body: Buffer, info: BodyInfo): unknown[] {
   const budget: InflateBudget = { remaining: info.maxBytes - decoded.length };
   if (isNdjson(info.contentType)) {
     parseNdjson(text, out, budget);
-    return out;
+    return checkCount(out, info.maxRecords);
   }
   if (text.trim().length === 0) throw new InputError('body_unparseable', 'the body is empty; send CloudTrail JSON');
   let value: unknown;
@@ -175,5 +177,12 @@ export function readRecords(body: Buffer, info: BodyInfo): unknown[] {
     );
   }
   unwrap(value, out, 0, budget);
-  return out;
+  return checkCount(out, info.maxRecords);
+}
+
+function checkCount(records: unknown[], max: number | undefined): unknown[] {
+  if (max !== undefined && records.length > max) {
+    throw new InputError('body_too_large', `the body holds ${records.length} records, more than MAX_RECORDS_PER_REQUEST (${max})`, 413);
+  }
+  return records;
 }

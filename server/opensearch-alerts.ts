@@ -1,4 +1,5 @@
 import type { Client } from '@opensearch-project/opensearch';
+import type { Logger } from 'pino';
 import type { AlertSink } from './app.js';
 import { UpstreamError } from './errors.js';
 import { itemResult, upstreamError, type BulkResponseItem } from './opensearch-errors.js';
@@ -11,10 +12,12 @@ import { itemResult, upstreamError, type BulkResponseItem } from './opensearch-e
 export class OpenSearchAlertSink implements AlertSink {
   written = 0;
   duplicates = 0;
+  refused = 0;
 
   constructor(
     private readonly client: Client,
     private readonly index: string,
+    private readonly log?: Logger,
   ) {}
 
   async write(alerts: readonly Record<string, unknown>[]): Promise<void> {
@@ -36,7 +39,12 @@ export class OpenSearchAlertSink implements AlertSink {
       const result = itemResult(items[i]);
       if (result && result.status < 300) this.written++;
       else if (result?.status === 409) this.duplicates++;
-      else {
+      else if (result && result.status >= 400 && result.status < 500 && result.status !== 429) {
+        // Refused for good (the alert itself is malformed for the mapping): retrying cannot help,
+        // and failing the batch would block every later one. Loud in the log and in /metrics.
+        this.refused++;
+        this.log?.error({ alert: alerts[i], status: result.status, error: result.error }, 'OpenSearch refused an alert; it is in this log line only');
+      } else {
         throw new UpstreamError(
           `OpenSearch did not store alert ${(alerts[i]!.event as { id: string }).id}: ${result?.error?.type ?? 'no answer'} ${result?.error?.reason ?? ''}`.trim(),
           result?.status === 429 ? 429 : 503,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Client } from '@opensearch-project/opensearch';
 import type { Logger } from 'pino';
 import { UpstreamError } from './errors.js';
@@ -111,8 +112,17 @@ function isNotNewer(a: Version, held: Version | undefined): boolean {
   return held !== undefined && a.primaryTerm <= held.primaryTerm && a.seqNo <= held.seqNo;
 }
 
-const keyDocId = (accessKeyId: string): string => `key:${accessKeyId}`;
-const principalDocId = (principal: string): string => `principal:${principal}`;
+/**
+ * Document ids: readable (`key:AKIA...`) where OpenSearch allows it; a name that would make the id
+ * longer than its 512-byte limit is replaced by its SHA-256 (`key#<hex>`), so a hostile or odd
+ * access key id can never make a batch fail.
+ */
+function docId(kind: 'key' | 'principal', name: string): string {
+  const id = `${kind}:${name}`;
+  return Buffer.byteLength(id) <= 512 ? id : `${kind}#${createHash('sha256').update(name).digest('hex')}`;
+}
+const keyDocId = (accessKeyId: string): string => docId('key', accessKeyId);
+const principalDocId = (principal: string): string => docId('principal', principal);
 
 export class OpenSearchStateStore extends MemoryStateStore {
   private readonly dirtyKeys = new Set<string>();
@@ -178,7 +188,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
   private async load(keyIds: string[], principalIds: string[], realtime: boolean): Promise<void> {
     const ids = [...keyIds, ...principalIds];
     if (ids.length === 0) return;
-    let docs: { _id: string; found?: boolean; _source?: { state?: unknown }; _seq_no?: number; _primary_term?: number; error?: unknown }[];
+    let docs: { _id: string; found?: boolean; _source?: { state?: unknown; kind?: unknown; key?: unknown }; _seq_no?: number; _primary_term?: number; error?: unknown }[];
     try {
       const res = await this.os.client.mget({ index: this.os.index, realtime, body: { ids } });
       docs = (res.body as { docs: typeof docs }).docs;
@@ -192,8 +202,10 @@ export class OpenSearchStateStore extends MemoryStateStore {
       if (doc.error) throw new UpstreamError(`OpenSearch could not read state ${doc._id}: ${JSON.stringify(doc.error)}`);
       if (!doc.found || !doc._source?.state) continue;
       const version = { seqNo: doc._seq_no!, primaryTerm: doc._primary_term! };
-      if (doc._id.startsWith('key:')) this.mergeKey(doc._id.slice(4), doc._source.state as StoredKeyState, version);
-      else this.mergePrincipal(doc._id.slice(10), doc._source.state as PrincipalBaseline, version);
+      const name = doc._source.key;
+      if (typeof name !== 'string') continue;
+      if (doc._source.kind === 'key') this.mergeKey(name, doc._source.state as StoredKeyState, version);
+      else if (doc._source.kind === 'principal') this.mergePrincipal(name, doc._source.state as PrincipalBaseline, version);
     }
   }
 
@@ -301,6 +313,10 @@ export class OpenSearchStateStore extends MemoryStateStore {
         this.persisted.set(s.state, s.fingerprint);
       } else if (result?.status === 409) {
         (s.kind === 'key' ? conflicted.keys : conflicted.principals).push(s.name);
+      } else if (result && result.status >= 400 && result.status < 500 && result.status !== 429) {
+        // OpenSearch will never take this document: retrying would fail every later batch too.
+        this.os.log.error({ id: s.id, status: result.status, error: result.error }, 'OpenSearch refused a detection state document; it stays in memory only');
+        this.persisted.set(s.state, s.fingerprint);
       } else {
         const status = result?.status ?? 503;
         throw new UpstreamError(

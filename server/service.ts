@@ -66,7 +66,7 @@ export function openSearchParts(config: Config, log: Logger): ServiceParts {
     readMode: os.stateRead,
     log,
   });
-  const alertSink = new OpenSearchAlertSink(client, os.alertsIndex);
+  const alertSink = new OpenSearchAlertSink(client, os.alertsIndex, log);
   const rawBody = express.raw({ type: () => true, limit: config.maxBodyBytes });
   return {
     store,
@@ -77,6 +77,7 @@ export function openSearchParts(config: Config, log: Logger): ServiceParts {
         pipeline,
         alertSink,
         maxBodyBytes: config.maxBodyBytes,
+        maxRecords: config.maxRecordsPerRequest,
         log,
         metrics,
         idFromEventId: os.bulkIdFromEventId,

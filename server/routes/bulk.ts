@@ -66,6 +66,11 @@ export function parseBulkBody(text: string): { actions: ClientAction[]; records:
       throw new InputError('body_unparseable', `Malformed action/metadata line [${n + 1}]: expected {"index"|"create"|"update"|"delete": {...}}`);
     }
     const meta = (parsed as Record<string, Record<string, unknown>>)[op]!;
+    try {
+      JSON.stringify(meta); // it is written again when forwarded: refuse what cannot be
+    } catch {
+      throw new InputError('body_unparseable', `Malformed action/metadata line [${n + 1}]: nested too deeply`);
+    }
     if (op === 'delete') {
       actions.push({ op, meta, records: [], split: false });
       continue;
@@ -146,6 +151,7 @@ export interface BulkDeps {
   readonly maxBodyBytes: number;
   readonly log: Logger;
   readonly metrics?: Metrics | undefined;
+  readonly maxRecords: number;
   /** Give documents without an `_id` their CloudTrail `eventID` (BULK_ID_FROM_EVENT_ID). */
   readonly idFromEventId?: boolean;
 }
@@ -159,7 +165,17 @@ export function bulkRoute(deps: BulkDeps) {
     try {
       const parseEnd = metrics?.stageSeconds.startTimer({ stage: 'parse' });
       const body = decodeBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), undefined, deps.maxBodyBytes);
-      const { actions, records } = parseBulkBody(body.toString('utf8'));
+      let text: string;
+      try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+      } catch {
+        throw new InputError('body_unparseable', 'the bulk body is not valid UTF-8');
+      }
+      const { actions, records } = parseBulkBody(text);
+      if (actions.length === 0) throw new InputError('body_unparseable', 'request body is required: no action in the bulk body');
+      if (records.length > deps.maxRecords) {
+        throw new InputError('body_too_large', `the bulk body holds ${records.length} records, more than MAX_RECORDS_PER_REQUEST (${deps.maxRecords})`, 413);
+      }
       parseEnd?.();
 
       const log = deps.log.child({ route: 'bulk' });
@@ -260,7 +276,8 @@ export function bulkRoute(deps: BulkDeps) {
           // Our id is the event's own: a conflict means an earlier attempt stored this very event.
           result = { ...result, status: 200, result: 'noop', error: undefined };
         }
-        if (result.error || result.status >= 300) errors = true;
+        // As OpenSearch counts: a failure carries an error (a delete of a missing document is a 404 without one).
+        if (result.error) errors = true;
         if (result.status === 429 || result.status >= 500) metrics?.openSearchErrors.inc({ operation: 'bulk_item' });
         else if (result.status < 300) metrics?.recordsOut.inc({ route: '_bulk' }, action.split ? action.records.length : 1);
         return { [action.op]: result };

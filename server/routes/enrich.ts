@@ -19,6 +19,7 @@ export function enrichRoute(deps: AppDeps) {
         contentType: req.get('content-type'),
         contentEncoding: undefined, // body-parser inflated it
         maxBytes: deps.config.maxBodyBytes,
+        maxRecords: deps.config.maxRecordsPerRequest,
       });
       const log = deps.log.child({ route: 'enrich' });
       const { docs, alerts, stateDurable } = await deps.pipeline.run(records, log, { stateRequired: false });

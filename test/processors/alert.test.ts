@@ -204,9 +204,9 @@ describe('processors/alert', () => {
       const emitted: Doc[] = [];
       const doc = cloudTrailRecord({ key: KEY, ip: IP.london, at: T0 });
       const before = structuredClone(doc);
-      const ctx: Context = { facts: { accessKeyId: KEY, travel: [] }, log: silentLogger(), emit: (x) => emitted.push(x) };
+      const ctx: Context = { batch: {}, facts: { accessKeyId: KEY, travel: [] }, log: silentLogger(), emit: (x) => emitted.push(x) };
       assert.equal(p.process(doc, ctx), doc);
-      const noKey: Context = { facts: { travel: [assessTravel(sighting('london', T0, 'a'), sighting('tokyo', T0 + MINUTE, 'b'), RULES)] }, log: silentLogger(), emit: (x) => emitted.push(x) };
+      const noKey: Context = { batch: {}, facts: { travel: [assessTravel(sighting('london', T0, 'a'), sighting('tokyo', T0 + MINUTE, 'b'), RULES)] }, log: silentLogger(), emit: (x) => emitted.push(x) };
       p.process(doc, noKey);
       assert.deepEqual(emitted, []);
       assert.deepEqual(doc, before);

@@ -86,8 +86,8 @@ describe('processors/geoip-database', () => {
         countryName: 'United Kingdom',
         countryIsoCode: 'GB',
         regionName: 'England',
-        // DB-IP stores float32 coordinates
-        location: { lat: Math.fround(PLACES.london.lat), lon: Math.fround(PLACES.london.lon) },
+        // DB-IP stores float32 coordinates (51.50740051269531); four decimals are what they know
+        location: { lat: Math.round(Math.fround(PLACES.london.lat) * 1e4) / 1e4, lon: Math.round(Math.fround(PLACES.london.lon) * 1e4) / 1e4 },
         accuracyRadiusKm: 0,
         placeKey: 'GB|England|London',
       });
