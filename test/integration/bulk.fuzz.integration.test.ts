@@ -85,8 +85,11 @@ function bulkProblems(c: FuzzCase, a: Answer, itemStatuses: Histogram): string[]
   if ((json.items ?? []).some((it, i) => !isObject(it) || Object.keys(it)[0] !== expected.ops[i])) problems.push('items not in the order, or not with the ops, of the actions');
   if (items.some((it) => !isObject(it) || typeof it.status !== 'number')) return [...problems, 'an item without a numeric status'];
   for (const it of items) itemStatuses.add(it.status < 300 ? String(it.status) : `${it.status} ${it.error?.type ?? ''}`.trim());
-  const failed = items.some((it) => it.status >= 300);
-  if (json.errors !== failed) problems.push(`errors is ${String(json.errors)} while ${failed ? 'an' : 'no'} item status is 300 or more`);
+  // As OpenSearch sets it: true when an item failed, i.e. carries an error (a delete of a missing
+  // document is a 404 without one, and is not a failure).
+  const failed = items.some((it) => it.error !== undefined);
+  if (json.errors !== failed) problems.push(`errors is ${String(json.errors)} while ${failed ? 'an' : 'no'} item carries an error`);
+  if (items.some((it) => it.status >= 300 && it.status !== 404 && it.error === undefined)) problems.push('an item failed without an error');
   if (items.some((it) => it.status >= 500)) problems.push('an item answered 5xx');
   return problems;
 }
