@@ -9,6 +9,14 @@
 #   scripts/geoip.sh update   fetch the current release even if one is installed
 set -euo pipefail
 
+case "${1:-}" in
+  -h|--help)
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0 ;;
+  ''|update) ;;
+  *) echo "geoip: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+esac
+
 root=$(cd "$(dirname "$0")/.." && pwd)
 dest="${GEOIP_DIR:-$root/data/geoip}"
 cache="${IT_CACHE_DIR:-$HOME/.cache/impossible-travel}/geoip"
