@@ -23,9 +23,8 @@ export function enrichRoute(deps: AppDeps) {
       });
       const log = deps.log.child({ route: 'enrich' });
       const { docs, alerts, stateDurable } = await deps.pipeline.run(records, log, { stateRequired: false });
-      guardSerialisable(docs);
       if (!deps.alertSink) {
-        res.json({ docs, alerts });
+        sendJson(res, { docs, alerts });
         deps.metrics?.recordsOut.inc({ route: 'enrich' }, docs.length);
         return;
       }
@@ -43,7 +42,7 @@ export function enrichRoute(deps: AppDeps) {
         }
       }
       deps.metrics?.recordsOut.inc({ route: 'enrich' }, docs.length);
-      res.json({ docs, alerts, alerts_stored: alertsStored, state_stored: stateDurable, ...(warnings.length > 0 ? { warnings } : {}) });
+      sendJson(res, { docs, alerts, alerts_stored: alertsStored, state_stored: stateDurable, ...(warnings.length > 0 ? { warnings } : {}) });
     } catch (err) {
       next(err);
     }
@@ -52,21 +51,24 @@ export function enrichRoute(deps: AppDeps) {
 
 /**
  * JSON.parse accepts nesting that JSON.stringify cannot write back (it recurses, and a record
- * nested thousands of levels deep overflows the stack). Such a record becomes an error entry in
- * its place; the check costs one try/catch around the whole answer in the normal case.
+ * nested thousands of levels deep overflows the stack). The answer is serialised once; only if
+ * that fails are the records tried one by one, and those that cannot be written become error
+ * entries in their place.
  */
-export function guardSerialisable(docs: (Doc | ItemError)[]): void {
+export function sendJson(res: Response, answer: { docs: (Doc | ItemError)[] } & Record<string, unknown>): void {
+  let text: string;
   try {
-    JSON.stringify(docs);
-    return;
+    text = JSON.stringify(answer);
   } catch {
-    // find the culprits below
-  }
-  for (let i = 0; i < docs.length; i++) {
-    try {
-      JSON.stringify(docs[i]);
-    } catch (err) {
-      docs[i] = itemError('record_unparseable', `record ${i} cannot be written back as JSON (${errorMessage(err)}): nested too deeply?`);
+    const docs = answer.docs;
+    for (let i = 0; i < docs.length; i++) {
+      try {
+        JSON.stringify(docs[i]);
+      } catch (err) {
+        docs[i] = itemError('record_unparseable', `record ${i} cannot be written back as JSON (${errorMessage(err)}): nested too deeply?`);
+      }
     }
+    text = JSON.stringify(answer);
   }
+  res.type('application/json').send(text);
 }
