@@ -15,6 +15,7 @@ import { silentLogger } from '../server/log.js';
 import { buildService } from '../server/service.js';
 import { setup } from '../server/setup.js';
 import { batches, generateRecords } from './records.js';
+import { bulkBodies, send } from './bulk-sender.js';
 
 const openSearchUrl = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
 const count = Number(process.env.BENCH_E2E_RECORDS ?? 100_000);
@@ -23,37 +24,6 @@ const concurrency = Number(process.env.BENCH_E2E_CONCURRENCY ?? 2);
 const port = Number(process.env.BENCH_E2E_PORT ?? 18_480);
 const run = `${Date.now().toString(36)}`;
 
-function bulkBodies(records: readonly Record<string, unknown>[], index: string): Buffer[] {
-  const bodies: Buffer[] = [];
-  for (const batch of batches(records, batchSize)) {
-    let text = '';
-    for (const r of batch) text += `{"index":{"_index":"${index}","_id":"${String(r.eventID)}"}}\n${JSON.stringify(r)}\n`;
-    bodies.push(Buffer.from(text));
-  }
-  return bodies;
-}
-
-/** Sends every body to `url` with `concurrency` requests in flight; returns docs/s. Fails on any item error. */
-async function send(url: string, bodies: readonly Buffer[]): Promise<number> {
-  let next = 0;
-  let docs = 0;
-  const started = process.hrtime.bigint();
-  const worker = async (): Promise<void> => {
-    while (next < bodies.length) {
-      const body = bodies[next++]!;
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
-      const json = (await res.json()) as { errors?: boolean; items?: Record<string, { status: number; error?: unknown }>[] };
-      if (res.status !== 200 || json.errors) {
-        const failed = json.items?.map((i) => Object.values(i)[0]!).find((r) => r.status >= 300);
-        throw new Error(`${url} answered ${res.status}: ${JSON.stringify(failed?.error ?? json).slice(0, 300)}`);
-      }
-      docs += json.items!.length;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return docs / seconds;
-}
 
 /** The service's own per-stage timings, from its /metrics. */
 async function stageTimes(url: string): Promise<string> {
@@ -107,8 +77,8 @@ async function main(): Promise<void> {
   });
   try {
     await waitHealthy(serviceUrl, child);
-    const rawBodies = bulkBodies(records, viaService);
-    const enrichedBodies = bulkBodies(enriched, direct);
+    const rawBodies = bulkBodies(records, viaService, batchSize);
+    const enrichedBodies = bulkBodies(enriched, direct, batchSize);
     await client.indices.create({ index: viaService, body: { settings: { number_of_replicas: 0 } } });
     await client.indices.create({ index: direct, body: { settings: { number_of_replicas: 0 } } });
 
@@ -116,15 +86,15 @@ async function main(): Promise<void> {
     // that neither measured run pays for starting cold.
     const warmRecords = generateRecords({ count: Math.min(20_000, count), keys: 5000, seed: 99, startMs: Date.UTC(2026, 4, 1) });
     console.log(`warming up with ${warmRecords.length.toLocaleString('en-US')} other records each way ...`);
-    await send(`${serviceUrl}/_bulk`, bulkBodies(warmRecords, `${viaService}-warmup`));
-    await send(`${openSearchUrl}/_bulk`, bulkBodies(warmRecords, `${direct}-warmup`));
+    await send(`${serviceUrl}/_bulk`, bulkBodies(warmRecords, `${viaService}-warmup`, batchSize), concurrency);
+    await send(`${openSearchUrl}/_bulk`, bulkBodies(warmRecords, `${direct}-warmup`, batchSize), concurrency);
 
     await client.indices.refresh({ index: alertsIndex });
     const warmupAlerts = ((await client.count({ index: alertsIndex })).body as { count: number }).count;
     console.log(`sending ${rawBodies.length} batches of ${batchSize} with ${concurrency} in flight, each way ...`);
-    const serviceRate = await send(`${serviceUrl}/_bulk`, rawBodies);
+    const serviceRate = (await send(`${serviceUrl}/_bulk`, rawBodies, concurrency)).rate;
     const stages = await stageTimes(serviceUrl);
-    const directRate = await send(`${openSearchUrl}/_bulk`, enrichedBodies);
+    const directRate = (await send(`${openSearchUrl}/_bulk`, enrichedBodies, concurrency)).rate;
     await client.indices.refresh({ index: `${viaService},${direct},${alertsIndex}` });
     const countOf = async (index: string): Promise<number> => ((await client.count({ index })).body as { count: number }).count;
     const ratio = serviceRate / directRate;

@@ -20,7 +20,8 @@ import { Client } from '@opensearch-project/opensearch';
 import { packageRoot } from '../server/config.js';
 import { hasMlPlugin, mlSetup, type MlSetupReport } from '../server/ml-setup.js';
 import { setup } from '../server/setup.js';
-import { batches, generateRecords } from './records.js';
+import { generateRecords } from './records.js';
+import { bulkBodies, send } from './bulk-sender.js';
 
 const openSearchUrl = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
 const count = Number(process.env.BENCH_ML_RECORDS ?? 20_000);
@@ -28,37 +29,6 @@ const batchSize = Number(process.env.BENCH_ML_BATCH ?? 500);
 const concurrency = Number(process.env.BENCH_ML_CONCURRENCY ?? 2);
 const run = Date.now().toString(36);
 
-function bulkBodies(records: readonly Record<string, unknown>[], index: string): Buffer[] {
-  const bodies: Buffer[] = [];
-  for (const batch of batches(records, batchSize)) {
-    let text = '';
-    for (const r of batch) text += `{"index":{"_index":"${index}","_id":"${String(r.eventID)}"}}\n${JSON.stringify(r)}\n`;
-    bodies.push(Buffer.from(text));
-  }
-  return bodies;
-}
-
-/** Sends every body with `concurrency` requests in flight; returns docs/s. Fails on any item error. */
-async function send(url: string, bodies: readonly Buffer[]): Promise<{ rate: number; seconds: number }> {
-  let next = 0;
-  let docs = 0;
-  const started = process.hrtime.bigint();
-  const worker = async (): Promise<void> => {
-    while (next < bodies.length) {
-      const body = bodies[next++]!;
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
-      const json = (await res.json()) as { errors?: boolean; items?: Record<string, { status: number; error?: unknown }>[] };
-      if (res.status !== 200 || json.errors) {
-        const failed = json.items?.map((i) => Object.values(i)[0]!).find((r) => r.status >= 300);
-        throw new Error(`${url} answered ${res.status}: ${JSON.stringify(failed?.error ?? json).slice(0, 300)}`);
-      }
-      docs += json.items!.length;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { rate: docs / seconds, seconds };
-}
 
 /** A port nothing listens on now (another service on a fixed port would answer our health check). */
 async function freePort(): Promise<number> {
@@ -123,12 +93,12 @@ async function main(): Promise<void> {
     for (const i of [idx.bulk, idx.ingest]) await client.indices.create({ index: i, body: { settings: { number_of_replicas: 0 } } });
 
     console.log(`warming up with ${warm.length.toLocaleString('en-US')} other records each way ...`);
-    await send(`${a.url}/_bulk`, bulkBodies(warm, `${idx.bulk}-warmup`));
-    await send(`${openSearchUrl}/_bulk?pipeline=${names.pipeline}`, bulkBodies(warm, `${idx.ingest}-warmup`));
+    await send(`${a.url}/_bulk`, bulkBodies(warm, `${idx.bulk}-warmup`, batchSize), concurrency);
+    await send(`${openSearchUrl}/_bulk?pipeline=${names.pipeline}`, bulkBodies(warm, `${idx.ingest}-warmup`, batchSize), concurrency);
 
     console.log(`sending ${Math.ceil(count / batchSize)} batches of ${batchSize} with ${concurrency} in flight, each way ...`);
-    const viaBulk = await send(`${a.url}/_bulk`, bulkBodies(records, idx.bulk));
-    const viaIngest = await send(`${openSearchUrl}/_bulk?pipeline=${names.pipeline}`, bulkBodies(records, idx.ingest));
+    const viaBulk = await send(`${a.url}/_bulk`, bulkBodies(records, idx.bulk, batchSize), concurrency);
+    const viaIngest = await send(`${openSearchUrl}/_bulk?pipeline=${names.pipeline}`, bulkBodies(records, idx.ingest, batchSize), concurrency);
 
     await client.indices.refresh({ index: Object.values(idx).join(',') });
     const countOf = async (index: string, query?: Record<string, unknown>): Promise<number> =>
