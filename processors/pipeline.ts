@@ -153,9 +153,7 @@ export class Pipeline {
         try {
           stage.prepare(docs[i] as Doc, contexts[i]!);
         } catch (err) {
-          this.counters.recordErrors++;
-          contexts[i]!.log.warn({ processor: stage.type, tag: stage.tag, record: i, err }, 'processor failed on a record');
-          docs[i] = itemError('processing_failed', `record ${i}: [${stage.type}][${stage.tag}] ${errorMessage(err)}`);
+          docs[i] = this.failed(stage, contexts[i]!, i, err);
           contexts[i] = undefined;
         }
       }
@@ -175,15 +173,20 @@ export class Pipeline {
     return { docs, alerts, stateDurable };
   }
 
+  /** A processor threw on one record: that record alone becomes an error entry, the batch goes on. */
+  private failed(stage: Processor, ctx: Context, index: number, err: unknown): ItemError {
+    this.counters.recordErrors++;
+    ctx.log.warn({ processor: stage.type, tag: stage.tag, record: index, err }, 'processor failed on a record');
+    return itemError('processing_failed', `record ${index}: [${stage.type}][${stage.tag}] ${errorMessage(err)}`);
+  }
+
   private runStages(stages: readonly Processor[], doc: Doc, ctx: Context, index: number): Doc | ItemError {
     let current: Doc | null = doc;
     for (const stage of stages) {
       try {
         current = stage.process(current, ctx);
       } catch (err) {
-        this.counters.recordErrors++;
-        ctx.log.warn({ processor: stage.type, tag: stage.tag, record: index, err }, 'processor failed on a record');
-        return itemError('processing_failed', `record ${index}: [${stage.type}][${stage.tag}] ${errorMessage(err)}`);
+        return this.failed(stage, ctx, index, err);
       }
       if (current === null) return itemError('processing_failed', `record ${index} was dropped by [${stage.type}][${stage.tag}]`);
     }
