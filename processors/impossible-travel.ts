@@ -3,7 +3,7 @@ import { CidrSet } from './ip-ranges.js';
 import { checkOptions, optionError } from './options.js';
 import type { KeyState, PrincipalBaseline, StateStore } from './state.js';
 import { assessTravel, insertSighting, neighbours, sameEvent, upperBound, type Sighting, type TravelAssessment } from './travel.js';
-import type { Context, Doc, Processor } from './types.js';
+import type { Context, Doc, DocFacts, Processor } from './types.js';
 
 /**
  * Judges each located event of an access key against the key's chronological neighbours and
@@ -79,13 +79,14 @@ export class ImpossibleTravel implements Processor {
     return this.learningMs > 0;
   }
 
-  /** The key and principal a document would be judged under, or undefined when it is out of scope. */
-  scope(ctx: Context): { accessKeyId: string; principal: string | undefined } | undefined {
-    const f = ctx.facts;
+  /**
+   * Whether a document is judged at all: a located, routable event of an access key, at a known
+   * time. Its key and principal are then `facts.accessKeyId` and `facts.principal`.
+   */
+  inScope(f: DocFacts): boolean {
     // AWS access key ids are 16 to 128 characters; anything longer is not one, and would only bloat state.
-    if (f.accessKeyId === undefined || f.accessKeyId.length > 128 || f.identityType === 'AWSService') return undefined;
-    if (f.timestampMs === undefined || f.ip === undefined || !f.ipRoutable || f.geo?.location === undefined) return undefined;
-    return { accessKeyId: f.accessKeyId, principal: f.principal };
+    if (f.accessKeyId === undefined || f.accessKeyId.length > 128 || f.identityType === 'AWSService') return false;
+    return f.timestampMs !== undefined && f.ip !== undefined && f.ipRoutable === true && f.geo?.location !== undefined;
   }
 
   /**
@@ -95,10 +96,10 @@ export class ImpossibleTravel implements Processor {
    * CloudTrail delivered the batch's files.
    */
   prepare(_doc: Doc, ctx: Context): void {
-    const scope = this.scope(ctx);
-    if (!scope) return;
-    const { accessKeyId, principal } = scope;
     const f = ctx.facts;
+    if (!this.inScope(f)) return;
+    const accessKeyId = f.accessKeyId!;
+    const principal = f.principal;
     if (this.allowAccessKeys.has(accessKeyId)) return;
     if (principal !== undefined && this.allowPrincipals.some((re) => re.test(principal))) return;
     if (this.allowCidrs.has(f.ip!)) return;
@@ -106,13 +107,14 @@ export class ImpossibleTravel implements Processor {
     const sighting: Sighting = { atMs: f.timestampMs!, ip: f.ip!, eventId: f.eventId, geo: f.geo as Sighting['geo'] };
     const store = this.options.store;
     let state = store.getKey(accessKeyId);
+    const added = this.addedIn(ctx.batch);
     if (!state) {
       // A literal of one: an empty array grown by splice reserves 17 slots, for a million keys.
       state = { history: [sighting], alerted: undefined };
-      this.addedBy.set(sighting, ctx.batch);
+      added.add(sighting);
     } else {
       const { insertAt } = neighbours(state.history, sighting);
-      if (insertAt >= 0) this.addedBy.set(sighting, ctx.batch);
+      if (insertAt >= 0) added.add(sighting);
       insertSighting(state.history, sighting, insertAt, {
         maxLocations: this.options.historyMaxLocations,
         maxAgeMs: this.options.historyMaxAgeMs,
@@ -123,8 +125,14 @@ export class ImpossibleTravel implements Processor {
     f.sighting = { accessKeyId, principal, value: sighting };
   }
 
-  /** The batch that added each sighting (a replayed event is found in the history instead). */
-  private readonly addedBy = new WeakMap<Sighting, object>();
+  /** The sightings each batch added (a replayed event is found in the history instead). */
+  private readonly added = new WeakMap<object, Set<Sighting>>();
+
+  private addedIn(batch: object): Set<Sighting> {
+    let set = this.added.get(batch);
+    if (!set) this.added.set(batch, (set = new Set()));
+    return set;
+  }
 
   /**
    * Second pass: judges the event against its neighbours in the history as the whole batch left
@@ -146,8 +154,8 @@ export class ImpossibleTravel implements Processor {
     const sighting = history[at]!;
     const before = history[at - 1];
     const after = history[at + 1];
-    const isNew = (s: Sighting): boolean => this.addedBy.get(s) === ctx.batch;
-    const late = isNew(mine.value) && after !== undefined && !isNew(after);
+    const added = this.addedIn(ctx.batch);
+    const late = after !== undefined && added.has(mine.value) && !added.has(after);
     const baseline = this.learningMs > 0 && principal !== undefined ? this.options.store.getPrincipal(principal) : undefined;
 
     for (const other of late ? [before, after] : [before]) {

@@ -128,11 +128,10 @@ export class Pipeline {
       contexts[i] = ctx;
       const facts = ctx.facts;
       if (facts.ip !== undefined && facts.geo === undefined) this.counters.geoipMisses++;
-      const scope = this.travel.scope(ctx);
-      if (scope) {
+      if (this.travel.inScope(facts)) {
         this.counters.located++;
-        keys.add(scope.accessKeyId);
-        if (scope.principal !== undefined && this.travel.usesBaseline) principals.add(scope.principal);
+        keys.add(facts.accessKeyId!);
+        if (facts.principal !== undefined && this.travel.usesBaseline) principals.add(facts.principal);
       }
     }
 

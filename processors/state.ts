@@ -1,4 +1,3 @@
-import { LRUCache } from 'lru-cache';
 import type { Sighting } from './travel.js';
 
 /**
@@ -43,31 +42,116 @@ export interface StateStore {
 export interface MemoryStateOptions {
   readonly maxKeys: number;
   readonly maxPrincipals: number;
+  /**
+   * Keep a key seen at one place only as that sighting alone, without its state object and
+   * history array (default true). Most keys in memory are such keys, and each costs a third less.
+   * A store that tells states apart by object identity (the OpenSearch store) turns it off:
+   * `getKey` makes a new state object for such a key on every call.
+   */
+  readonly compactSingleSightings?: boolean;
 }
 
+/**
+ * A map bounded to `max` entries that drops the least recently used one to make room. Recency is
+ * the insertion order of a JavaScript Map: a read moves the entry to the end. Per entry it costs
+ * the Map's own entry only, where lru-cache (used for the GeoIP cache) preallocates arrays for
+ * `max` entries up front; at a million access keys that difference is ~50 bytes a key.
+ */
+export class LruMap<K, V> {
+  private readonly map = new Map<K, V>();
+
+  constructor(
+    readonly max: number,
+    private readonly onEvict: (key: K, value: V) => void = () => {},
+  ) {
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`LruMap max must be a whole number of at least 1, not ${max}`);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  has(key: K): boolean {
+    return this.map.has(key);
+  }
+
+  /** The value, without making it recently used. */
+  peek(key: K): V | undefined {
+    return this.map.get(key);
+  }
+
+  get(key: K): V | undefined {
+    const value = this.map.get(key);
+    if (value !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: K, value: V): void {
+    if (!this.map.delete(key) && this.map.size >= this.max) {
+      const oldest = this.map.entries().next().value as [K, V];
+      this.map.delete(oldest[0]);
+      this.onEvict(oldest[0], oldest[1]);
+    }
+    this.map.set(key, value);
+  }
+
+  delete(key: K): boolean {
+    return this.map.delete(key);
+  }
+
+  clear(): void {
+    this.map.clear();
+  }
+}
+
+/** What memory holds for a key: its state, or (compacted) the one sighting it has. */
+type HeldKey = KeyState | Sighting;
+
+const isKeyState = (held: HeldKey): held is KeyState => (held as KeyState).history !== undefined;
+
 export class MemoryStateStore implements StateStore {
-  protected readonly keys: LRUCache<string, KeyState>;
-  protected readonly principals: LRUCache<string, PrincipalBaseline>;
+  private readonly keys: LruMap<string, HeldKey>;
+  protected readonly principals: LruMap<string, PrincipalBaseline>;
+  private readonly compact: boolean;
   private keyEvictions = 0;
 
   constructor(options: MemoryStateOptions) {
-    this.keys = new LRUCache({
-      max: options.maxKeys,
-      dispose: (_value, _key, reason) => {
-        if (reason === 'evict') this.keyEvictions++;
-      },
-    });
-    this.principals = new LRUCache({ max: options.maxPrincipals });
+    this.keys = new LruMap(options.maxKeys, () => this.keyEvictions++);
+    this.principals = new LruMap(options.maxPrincipals);
+    this.compact = options.compactSingleSightings ?? true;
   }
 
   async prepare(_accessKeyIds: ReadonlySet<string>, _principals: ReadonlySet<string>): Promise<void> {}
 
   getKey(accessKeyId: string): KeyState | undefined {
-    return this.keys.get(accessKeyId);
+    return this.expand(this.keys.get(accessKeyId));
   }
 
   setKey(accessKeyId: string, state: KeyState): void {
-    this.keys.set(accessKeyId, state);
+    this.holdKey(accessKeyId, state);
+  }
+
+  /** Whether memory holds the key, without making it recently used. */
+  protected hasKey(accessKeyId: string): boolean {
+    return this.keys.has(accessKeyId);
+  }
+
+  /** The key's state, without making it recently used. */
+  protected peekKey(accessKeyId: string): KeyState | undefined {
+    return this.expand(this.keys.peek(accessKeyId));
+  }
+
+  /** Stores a key's state; what `setKey` does before a subclass adds to it. */
+  protected holdKey(accessKeyId: string, state: KeyState): void {
+    const single = this.compact && state.history.length === 1 && state.alerted === undefined;
+    this.keys.set(accessKeyId, single ? state.history[0]! : state);
+  }
+
+  private expand(held: HeldKey | undefined): KeyState | undefined {
+    return held === undefined || isKeyState(held) ? held : { history: [held], alerted: undefined };
   }
 
   getPrincipal(principal: string): PrincipalBaseline | undefined {

@@ -139,7 +139,8 @@ export class OpenSearchStateStore extends MemoryStateStore {
   conflicts = 0;
 
   constructor(private readonly os: OpenSearchStateOptions) {
-    super(os);
+    // The bookkeeping above is keyed by state object: every key keeps its one object.
+    super({ ...os, compactSingleSightings: false });
   }
 
   private fingerprintKey(state: KeyState): string {
@@ -167,7 +168,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
     const onMiss = this.os.readMode === 'on-miss';
     const missingKeys: string[] = [];
     const knownKeys: string[] = [];
-    for (const k of accessKeyIds) (this.keys.has(k) ? knownKeys : missingKeys).push(keyDocId(k));
+    for (const k of accessKeyIds) (this.hasKey(k) ? knownKeys : missingKeys).push(keyDocId(k));
     const missingPrincipals: string[] = [];
     const knownPrincipals: string[] = [];
     for (const p of principals) (this.principals.has(p) ? knownPrincipals : missingPrincipals).push(principalDocId(p));
@@ -210,14 +211,14 @@ export class OpenSearchStateStore extends MemoryStateStore {
   }
 
   private mergeKey(accessKeyId: string, stored: StoredKeyState, version: Version): void {
-    const local = this.keys.get(accessKeyId);
+    const local = this.getKey(accessKeyId);
     // A read that is not real-time may return what we wrote ourselves a moment ago, or older.
     if (local && isNotNewer(version, this.versions.get(local))) return;
     const remote: KeyState = { history: stored.history.map(fromStored), alerted: stored.alerted };
     const merged = local ? mergeKeyStates(local, remote, this.os.limits) : remote;
     this.persisted.set(merged, this.fingerprintKey(remote));
     this.versions.set(merged, version);
-    this.keys.set(accessKeyId, merged);
+    this.holdKey(accessKeyId, merged);
     if (this.fingerprintKey(merged) !== this.fingerprintKey(remote)) this.dirtyKeys.add(accessKeyId);
   }
 
@@ -286,7 +287,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
       sent.push({ id, kind, name, state, fingerprint });
     };
     for (const k of keys) {
-      const state = this.keys.peek(k);
+      const state = this.peekKey(k);
       if (!state) continue; // evicted since: nothing left to write
       const stored: StoredKeyState = { history: state.history.map(toStored), alerted: state.alerted };
       add(keyDocId(k), 'key', k, state, stored, this.fingerprintKey(state));
