@@ -126,6 +126,19 @@ export interface AddressInfo {
   /** Public and routable: may take part in travel. */
   readonly routable: boolean;
   readonly geo: GeoResult | undefined;
+  /** `source.geo` as documents carry it (ECS names), built once and frozen: every document shares it. */
+  readonly ecsGeo: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** The ECS `source.geo` object for a place; absent parts are left out, not written as null. */
+export function toEcsGeo(geo: GeoResult): Readonly<Record<string, unknown>> {
+  const ecs: Record<string, unknown> = {};
+  if (geo.cityName !== undefined) ecs.city_name = geo.cityName;
+  if (geo.countryName !== undefined) ecs.country_name = geo.countryName;
+  if (geo.countryIsoCode !== undefined) ecs.country_iso_code = geo.countryIsoCode;
+  if (geo.regionName !== undefined) ecs.region_name = geo.regionName;
+  if (geo.location !== undefined) ecs.location = Object.freeze({ lat: geo.location.lat, lon: geo.location.lon });
+  return Object.freeze(ecs);
 }
 
 export interface GeoIpDatabaseOptions {
@@ -174,7 +187,8 @@ export class GeoIpDatabase extends EventEmitter {
     let info = this.cache?.get(ip);
     if (!info) {
       const address = canonicalIp(ip);
-      info = { ip: address, routable: isPublicIp(address), geo: this.lookupUncached(address) };
+      const geo = this.lookupUncached(address);
+      info = { ip: address, routable: isPublicIp(address), geo, ecsGeo: geo && toEcsGeo(geo) };
       this.cache?.set(ip, info);
     }
     if (!info.geo) this.misses++;

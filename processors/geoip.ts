@@ -32,16 +32,10 @@ export class GeoIp implements Processor {
     const info = this.database.resolve(ip);
     ctx.facts.ip = info.ip; // the shared string: histories keep it for every sighting of the address
     ctx.facts.ipRoutable = info.routable;
-    const geo = info.geo;
-    if (!geo) return doc;
-    ctx.facts.geo = geo;
-    const target: Doc = {};
-    if (geo.cityName !== undefined) target.city_name = geo.cityName;
-    if (geo.countryName !== undefined) target.country_name = geo.countryName;
-    if (geo.countryIsoCode !== undefined) target.country_iso_code = geo.countryIsoCode;
-    if (geo.regionName !== undefined) target.region_name = geo.regionName;
-    if (geo.location !== undefined) target.location = { lat: geo.location.lat, lon: geo.location.lon };
-    objectAt(doc, 'source').geo = target;
+    if (!info.geo) return doc;
+    ctx.facts.geo = info.geo;
+    // One frozen object per address, shared by every document from it: nothing to build per record.
+    objectAt(doc, 'source').geo = info.ecsGeo;
     return doc;
   }
 }

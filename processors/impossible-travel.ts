@@ -2,7 +2,7 @@ import type { DetectionConfig } from '../server/config.js';
 import { CidrSet } from './ip-ranges.js';
 import { checkOptions, optionError } from './options.js';
 import type { KeyState, PrincipalBaseline, StateStore } from './state.js';
-import { assessTravel, insertSighting, neighbours, sameEvent, upperBound, type Sighting, type TravelAssessment } from './travel.js';
+import { assessTravel, insertionPoint, insertSighting, sameEvent, upperBound, type Sighting, type TravelAssessment } from './travel.js';
 import type { Context, Doc, DocFacts, Processor } from './types.js';
 
 /**
@@ -113,7 +113,7 @@ export class ImpossibleTravel implements Processor {
       state = { history: [sighting], alerted: undefined };
       added.add(sighting);
     } else {
-      const { insertAt } = neighbours(state.history, sighting);
+      const insertAt = insertionPoint(state.history, sighting);
       if (insertAt >= 0) added.add(sighting);
       insertSighting(state.history, sighting, insertAt, {
         maxLocations: this.options.historyMaxLocations,
@@ -122,7 +122,7 @@ export class ImpossibleTravel implements Processor {
     }
     store.setKey(accessKeyId, state);
     this.learn(principal, sighting);
-    f.sighting = { accessKeyId, principal, value: sighting };
+    f.sighting = sighting;
   }
 
   /** The sightings each batch added (a replayed event is found in the history instead). */
@@ -141,39 +141,47 @@ export class ImpossibleTravel implements Processor {
    * in its turn, reports the journey, and the alert lands on the document that closed it.
    */
   process(doc: Doc, ctx: Context): Doc {
-    const mine = ctx.facts.sighting;
+    const f = ctx.facts;
+    const mine = f.sighting;
     if (!mine) return doc;
-    const { accessKeyId, principal } = mine;
+    const accessKeyId = f.accessKeyId!;
+    const principal = f.principal;
     const state = this.options.store.getKey(accessKeyId);
     if (!state) return doc; // evicted between the passes: nothing to judge against
     const history = state.history;
-    let at = upperBound(history, mine.value.atMs) - 1;
-    while (at >= 0 && history[at]!.atMs === mine.value.atMs && !sameEvent(history[at]!, mine.value)) at--;
+    let at = upperBound(history, mine.atMs) - 1;
+    while (at >= 0 && history[at]!.atMs === mine.atMs && !sameEvent(history[at]!, mine)) at--;
     // Not found: an inner sighting of a run at one place, whose neighbours are that same place.
-    if (at < 0 || history[at]!.atMs !== mine.value.atMs) return doc;
+    if (at < 0 || history[at]!.atMs !== mine.atMs) return doc;
     const sighting = history[at]!;
     const before = history[at - 1];
     const after = history[at + 1];
     const added = this.addedIn(ctx.batch);
-    const late = after !== undefined && added.has(mine.value) && !added.has(after);
+    const late = after !== undefined && added.has(mine) && !added.has(after);
     const baseline = this.learningMs > 0 && principal !== undefined ? this.options.store.getPrincipal(principal) : undefined;
 
-    for (const other of late ? [before, after] : [before]) {
-      if (!other) continue;
-      const assessment = assessTravel(other, sighting, this.options);
-      if (!assessment.impossible) continue;
-      if (baseline && this.baselineExplains(baseline, assessment)) {
-        ctx.log.debug({ accessKeyId, principal }, 'impossible travel between baseline places, or during learning: no alert');
-        continue;
-      }
-      if (this.suppressed(state, accessKeyId, assessment)) {
-        ctx.log.debug({ accessKeyId }, 'impossible travel suppressed: this pair of places alerted recently');
-        continue;
-      }
-      (ctx.facts.travel ??= []).push(assessment);
-    }
-    this.options.store.setKey(accessKeyId, state);
+    // Raising an alert writes its suppression entry into the state: store it then.
+    let alerted = before !== undefined && this.judge(before, sighting, state, baseline, ctx);
+    if (late && this.judge(after, sighting, state, baseline, ctx)) alerted = true;
+    if (alerted) this.options.store.setKey(accessKeyId, state);
     return doc;
+  }
+
+  /** Whether the journey between `other` and this sighting is reported (added to `facts.travel`). */
+  private judge(other: Sighting, sighting: Sighting, state: KeyState, baseline: PrincipalBaseline | undefined, ctx: Context): boolean {
+    const f = ctx.facts;
+    const assessment = assessTravel(other, sighting, this.options);
+    if (!assessment.impossible) return false;
+    if (baseline && this.baselineExplains(baseline, assessment)) {
+      ctx.log.debug({ accessKeyId: f.accessKeyId, principal: f.principal }, 'impossible travel between baseline places, or during learning: no alert');
+      return false;
+    }
+    if (this.suppressed(state, f.accessKeyId!, assessment)) {
+      ctx.log.debug({ accessKeyId: f.accessKeyId }, 'impossible travel suppressed: this pair of places alerted recently');
+      return false;
+    }
+    (f.travel ??= []).push(assessment);
+    return true;
   }
 
   /** Updates the principal's baseline with a sighting, when the baseline is on. */

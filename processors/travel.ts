@@ -39,7 +39,8 @@ export interface TravelAssessment {
 export const MIN_ELAPSED_MS = 1000;
 
 export function assessTravel(a: Sighting, b: Sighting, rules: TravelRules): TravelAssessment {
-  const [from, to] = a.atMs <= b.atMs ? [a, b] : [b, a];
+  const from = a.atMs <= b.atMs ? a : b;
+  const to = from === a ? b : a;
   const distanceKm = haversineKm(from.geo.location, to.geo.location);
   const decisionDistanceKm = Math.max(0, distanceKm - from.geo.accuracyRadiusKm - to.geo.accuracyRadiusKm);
   const elapsedMs = to.atMs - from.atMs;
@@ -78,11 +79,23 @@ export interface Neighbours {
 
 export function neighbours(history: readonly Sighting[], sighting: Sighting): Neighbours {
   const i = upperBound(history, sighting.atMs);
-  // Events of the same second sort in arrival order; a replayed event is among them.
-  for (let j = i - 1; j >= 0 && history[j]!.atMs === sighting.atMs; j--) {
-    if (sameEvent(history[j]!, sighting)) return { before: history[j - 1], after: history[j + 1], insertAt: -1 };
-  }
+  const replayAt = findSameEvent(history, sighting, i);
+  if (replayAt >= 0) return { before: history[replayAt - 1], after: history[replayAt + 1], insertAt: -1 };
   return { before: history[i - 1], after: history[i], insertAt: i };
+}
+
+/** `neighbours(...).insertAt` without the rest: where the sighting goes, or -1 for a replay. */
+export function insertionPoint(history: readonly Sighting[], sighting: Sighting): number {
+  const i = upperBound(history, sighting.atMs);
+  return findSameEvent(history, sighting, i) >= 0 ? -1 : i;
+}
+
+/** Events of the same second sort in arrival order, ending before `end`; a replayed event is among them. */
+function findSameEvent(history: readonly Sighting[], sighting: Sighting, end: number): number {
+  for (let j = end - 1; j >= 0 && history[j]!.atMs === sighting.atMs; j--) {
+    if (sameEvent(history[j]!, sighting)) return j;
+  }
+  return -1;
 }
 
 export interface HistoryLimits {

@@ -32,7 +32,7 @@ export interface DocFacts {
   principal?: string;
   eventId?: string;
   /** This document's sighting, when `impossible-travel` takes it into the key's history. */
-  sighting?: { readonly accessKeyId: string; readonly principal: string | undefined; readonly value: Sighting };
+  sighting?: Sighting;
   /** Impossible journeys this document takes part in, found by `impossible-travel`, reported by `alert`. */
   travel?: TravelAssessment[];
 }

@@ -31,6 +31,8 @@ const FORWARDED_PARAMS = ['refresh', 'routing', 'timeout', 'wait_for_active_shar
 interface ClientAction {
   readonly op: Op;
   readonly meta: Record<string, unknown>;
+  /** The action line as the client sent it, forwarded as it is when its metadata is unchanged. */
+  readonly rawAction: string;
   /** The raw source line, for update (index/create sources are parsed). */
   readonly rawSource?: string | undefined;
   /** Set when this action was answered without OpenSearch (a source that could not be read). */
@@ -71,8 +73,9 @@ export function parseBulkBody(text: string): { actions: ClientAction[]; records:
     } catch {
       throw new InputError('body_unparseable', `Malformed action/metadata line [${n + 1}]: nested too deeply`);
     }
+    const rawAction = line;
     if (op === 'delete') {
-      actions.push({ op, meta, records: [], split: false });
+      actions.push({ op, meta, rawAction, records: [], split: false });
       continue;
     }
     n++;
@@ -81,10 +84,10 @@ export function parseBulkBody(text: string): { actions: ClientAction[]; records:
     }
     const sourceLine = lines[n]!;
     if (op === 'update') {
-      actions.push({ op, meta, rawSource: sourceLine, records: [], split: false });
+      actions.push({ op, meta, rawAction, rawSource: sourceLine, records: [], split: false });
       continue;
     }
-    const action: ClientAction = { op, meta, records: [], split: false };
+    const action: ClientAction = { op, meta, rawAction, records: [], split: false };
     actions.push(action);
     let source: unknown;
     try {
@@ -188,7 +191,7 @@ export function bulkRoute(deps: BulkDeps) {
       for (const action of actions) {
         if (action.result) continue;
         if (action.op === 'delete' || action.op === 'update') {
-          lines.push(JSON.stringify({ [action.op]: action.meta }));
+          lines.push(action.rawAction);
           if (action.rawSource !== undefined) lines.push(action.rawSource);
           owner.push({ action, part: 0 });
           continue;
@@ -222,7 +225,7 @@ export function bulkRoute(deps: BulkDeps) {
               action.idAssigned = true;
             }
           }
-          lines.push(JSON.stringify({ [action.op]: meta }), sources[part]!);
+          lines.push(meta === action.meta ? action.rawAction : JSON.stringify({ [action.op]: meta }), sources[part]!);
           owner.push({ action, part });
         }
       }
