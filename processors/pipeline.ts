@@ -22,6 +22,8 @@ export interface BatchResult {
   readonly alerts: Doc[];
   /** False when the state store failed and the batch was judged on memory alone (see `run`). */
   readonly stateDurable: boolean;
+  /** True when the store took the batch's state changes to write them behind (not yet stored). */
+  readonly statePending: boolean;
 }
 
 export interface PipelineCounters {
@@ -169,7 +171,7 @@ export class Pipeline {
       this.observe('state_commit', seconds(started));
     }
     this.counters.alerts += alerts.length;
-    return { docs, alerts, stateDurable };
+    return { docs, alerts, stateDurable, statePending: stateDurable && keys.size > 0 && this.store.writesBehind === true };
   }
 
   /** A processor threw on one record: that record alone becomes an error entry, the batch goes on. */

@@ -34,8 +34,15 @@ export interface StateStore {
   setKey(accessKeyId: string, state: KeyState): void;
   getPrincipal(principal: string): PrincipalBaseline | undefined;
   setPrincipal(principal: string, baseline: PrincipalBaseline): void;
-  /** Makes the batch's changes durable (a no-op in memory); rejects if they could not be stored. */
+  /**
+   * Makes the batch's changes durable (a no-op in memory); rejects if they could not be stored.
+   * A store that writes behind (`writesBehind`) resolves at once and writes them soon after.
+   */
   commit(): Promise<void>;
+  /** True when `commit` does not wait for the write (see server/opensearch-state.ts). */
+  readonly writesBehind?: boolean;
+  /** Writes whatever is not yet stored and stops background work; the store is not used after. */
+  close?(): Promise<void>;
   stats(): StateStats;
 }
 
@@ -163,6 +170,8 @@ export class MemoryStateStore implements StateStore {
   }
 
   async commit(): Promise<void> {}
+
+  async close(): Promise<void> {}
 
   stats(): StateStats {
     return { keys: this.keys.size, principals: this.principals.size, keyEvictions: this.keyEvictions };

@@ -44,6 +44,8 @@ export interface OpenSearchConfig {
   readonly stateWriteGranularityMs: number;
   /** Read state before every batch (`always`), or only for keys not in memory (`on-miss`). */
   readonly stateRead: 'always' | 'on-miss';
+  /** 0: state written before each batch is answered. Otherwise written behind, this often (docs/state.md). */
+  readonly stateSyncIntervalMs: number;
   /** `_bulk` documents without an `_id` take their CloudTrail eventID: retries never duplicate. */
   readonly bulkIdFromEventId: boolean;
   // --- ML Commons ingest pipeline (server/ml-setup.ts, docs/ingest-pipeline.md)
@@ -156,6 +158,7 @@ const schema = z
     OPENSEARCH_REQUEST_TIMEOUT: duration(100, 600_000).default(30_000),
     STATE_WRITE_GRANULARITY: duration(1000, DAY_MS).default(60_000),
     STATE_READ: z.enum(['always', 'on-miss']).default('always'),
+    STATE_SYNC_INTERVAL: duration(0, 60_000).default(1000),
     BULK_ID_FROM_EVENT_ID: bool.default(true),
     ALERTS_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-alerts'),
     STATE_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-state'),
@@ -326,6 +329,7 @@ function toConfig(s: Settings): Config {
           requestTimeoutMs: s.OPENSEARCH_REQUEST_TIMEOUT,
           stateWriteGranularityMs: s.STATE_WRITE_GRANULARITY,
           stateRead: s.STATE_READ,
+          stateSyncIntervalMs: s.STATE_SYNC_INTERVAL,
           bulkIdFromEventId: s.BULK_ID_FROM_EVENT_ID,
           // --- ML Commons
           serviceUrlForOpenSearch: (s.SERVICE_URL_FOR_OPENSEARCH ?? `http://127.0.0.1:${s.PORT}`).replace(/\/+$/, ''),

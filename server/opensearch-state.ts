@@ -16,7 +16,12 @@ import { insertSighting, neighbours, type HistoryLimits, type Sighting } from '.
  * places, suppression entries), so when two instances race on one key, the loser re-reads,
  * merges and writes again instead of overwriting. Writes are skipped when nothing changed at the
  * granularity that matters (a key seen again at the same place within `writeGranularityMs`).
- * Limits are in docs/state.md.
+ *
+ * With `syncIntervalMs` > 0 the writes happen behind the batches: `commit` returns at once, and
+ * every interval one bulk write carries whatever changed since (a key that changed in twenty
+ * batches is written once), plus once more at `close`. A key already in memory is then re-read at
+ * most once per interval. What that trades (a crash loses up to one interval of state; another
+ * instance sees a sighting up to an interval later) and the limits are in docs/state.md.
  */
 
 interface StoredSighting {
@@ -105,6 +110,8 @@ export interface OpenSearchStateOptions extends MemoryStateOptions {
    * access key to one instance (and for the fastest ingest); a restart still reads everything back.
    */
   readonly readMode?: 'always' | 'on-miss';
+  /** 0 (default): `commit` writes before it resolves. Otherwise state is written behind, this often. */
+  readonly syncIntervalMs?: number;
 }
 
 /** True when `a` is the same as or older than the version we hold. */
@@ -134,13 +141,30 @@ export class OpenSearchStateStore extends MemoryStateStore {
    */
   private readonly persisted = new WeakMap<object, string>();
   private readonly versions = new WeakMap<object, Version>();
+  /** Write-behind: until when a key's state in memory needs no re-read (it was read or written lately). */
+  private readonly freshUntil = new WeakMap<object, number>();
+  private timer: NodeJS.Timeout | undefined;
   reads = 0;
   writes = 0;
   conflicts = 0;
+  /** Write-behind flushes that failed (each is retried at the next interval). */
+  writeFailures = 0;
 
   constructor(private readonly os: OpenSearchStateOptions) {
     // The bookkeeping above is keyed by state object: every key keeps its one object.
     super({ ...os, compactSingleSightings: false });
+    if (this.writesBehind) {
+      this.timer = setInterval(() => void this.flushBehind(), os.syncIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  get writesBehind(): boolean {
+    return (this.os.syncIntervalMs ?? 0) > 0;
+  }
+
+  private markFresh(state: object | undefined): void {
+    if (state && this.writesBehind) this.freshUntil.set(state, Date.now() + this.os.syncIntervalMs!);
   }
 
   private fingerprintKey(state: KeyState): string {
@@ -166,9 +190,13 @@ export class OpenSearchStateStore extends MemoryStateStore {
 
   override async prepare(accessKeyIds: ReadonlySet<string>, principals: ReadonlySet<string>): Promise<void> {
     const onMiss = this.os.readMode === 'on-miss';
+    const now = Date.now();
     const missingKeys: string[] = [];
     const knownKeys: string[] = [];
-    for (const k of accessKeyIds) (this.hasKey(k) ? knownKeys : missingKeys).push(keyDocId(k));
+    for (const k of accessKeyIds) {
+      if (!this.hasKey(k)) missingKeys.push(keyDocId(k));
+      else if (!onMiss && !((this.freshUntil.get(this.peekKey(k)!) ?? 0) > now)) knownKeys.push(keyDocId(k));
+    }
     const missingPrincipals: string[] = [];
     const knownPrincipals: string[] = [];
     for (const p of principals) (this.principals.has(p) ? knownPrincipals : missingPrincipals).push(principalDocId(p));
@@ -178,6 +206,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
       this.load(missingKeys, missingPrincipals, true),
       onMiss ? Promise.resolve() : this.load(knownKeys, knownPrincipals, false),
     ]);
+    for (const k of accessKeyIds) this.markFresh(this.peekKey(k));
   }
 
   /**
@@ -241,9 +270,38 @@ export class OpenSearchStateStore extends MemoryStateStore {
    * flight together share one bulk write, and this process never races itself on a key.
    */
   override commit(): Promise<void> {
+    return this.writesBehind ? Promise.resolve() : this.writeNow();
+  }
+
+  private writeNow(): Promise<void> {
     const run = this.writing.then(() => this.flushDirty());
     this.writing = run.catch(() => {});
     return run;
+  }
+
+  /** The interval's write; a failure leaves the keys dirty for the next one. */
+  private async flushBehind(): Promise<void> {
+    if (this.dirtyKeys.size === 0 && this.dirtyPrincipals.size === 0) return;
+    try {
+      await this.writeNow();
+    } catch (err) {
+      this.writeFailures++;
+      this.os.log.warn({ err, keys: this.dirtyKeys.size, principals: this.dirtyPrincipals.size }, 'writing detection state failed; trying again at the next interval');
+    }
+  }
+
+  /** Stops the interval and writes what is left; what cannot be written is logged as lost. */
+  override async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    try {
+      await this.writeNow();
+    } catch (err) {
+      this.os.log.error(
+        { err, keys: this.dirtyKeys.size, principals: this.dirtyPrincipals.size },
+        'detection state could not be written at shutdown: the latest sightings of these keys are lost',
+      );
+    }
   }
 
   private async flushDirty(): Promise<void> {
@@ -312,6 +370,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
       if (result && result.status < 300) {
         this.versions.set(s.state, { seqNo: result._seq_no as number, primaryTerm: result._primary_term as number });
         this.persisted.set(s.state, s.fingerprint);
+        this.markFresh(s.state);
       } else if (result?.status === 409) {
         (s.kind === 'key' ? conflicted.keys : conflicted.principals).push(s.name);
       } else if (result && result.status >= 400 && result.status < 500 && result.status !== 429) {

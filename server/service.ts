@@ -64,6 +64,7 @@ export function openSearchParts(config: Config, log: Logger): ServiceParts {
     limits: { maxLocations: config.detection.historyMaxLocations, maxAgeMs: config.detection.historyMaxAgeMs },
     writeGranularityMs: os.stateWriteGranularityMs,
     readMode: os.stateRead,
+    syncIntervalMs: os.stateSyncIntervalMs,
     log,
   });
   const alertSink = new OpenSearchAlertSink(client, os.alertsIndex, log);
@@ -130,6 +131,8 @@ export function buildService(config: Config, log: Logger, parts: ServiceParts = 
     metrics: m,
     async close() {
       geoip.close();
+      // State written behind goes out now, before the client closes.
+      await store.close?.();
       await parts.onClose?.();
     },
   };

@@ -4,6 +4,7 @@ import { errorMessage, itemError } from '../errors.js';
 import type { ItemError } from '../errors.js';
 import type { Doc } from '../../processors/types.js';
 import { readRecords } from '../input.js';
+import type { BatchResult } from '../../processors/pipeline.js';
 
 /**
  * POST /enrich: CloudTrail in (any shape input.ts reads), `{docs, alerts}` out. It keeps working
@@ -22,7 +23,8 @@ export function enrichRoute(deps: AppDeps) {
         maxRecords: deps.config.maxRecordsPerRequest,
       });
       const log = deps.log.child({ route: 'enrich' });
-      const { docs, alerts, stateDurable } = await deps.pipeline.run(records, log, { stateRequired: false });
+      const result = await deps.pipeline.run(records, log, { stateRequired: false });
+      const { docs, alerts, stateDurable } = result;
       if (!deps.alertSink) {
         sendJson(res, { docs, alerts });
         deps.metrics?.recordsOut.inc({ route: 'enrich' }, docs.length);
@@ -42,11 +44,19 @@ export function enrichRoute(deps: AppDeps) {
         }
       }
       deps.metrics?.recordsOut.inc({ route: 'enrich' }, docs.length);
-      sendJson(res, { docs, alerts, alerts_stored: alertsStored, state_stored: stateDurable, ...(warnings.length > 0 ? { warnings } : {}) });
+      sendJson(res, { docs, alerts, alerts_stored: alertsStored, ...stateFields(result), ...(warnings.length > 0 ? { warnings } : {}) });
     } catch (err) {
       next(err);
     }
   };
+}
+
+/**
+ * What the answer says of the detection state: `state_stored` only once OpenSearch has it;
+ * `state_pending` when it is written behind (STATE_SYNC_INTERVAL) and so not yet.
+ */
+export function stateFields(result: Pick<BatchResult, 'stateDurable' | 'statePending'>): { state_stored: boolean; state_pending?: true } {
+  return result.statePending ? { state_stored: false, state_pending: true } : { state_stored: result.stateDurable };
 }
 
 /**

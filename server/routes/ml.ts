@@ -1,3 +1,4 @@
+import { stateFields } from './enrich.js';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { AlertSink } from '../app.js';
@@ -82,7 +83,8 @@ export function mlEnrichRoute(deps: MlEnrichDeps) {
     try {
       const record = readMlRequest(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), deps.maxBodyBytes);
       const log = deps.log.child({ route: 'ml' });
-      const { docs, alerts, stateDurable } = await deps.pipeline.run([record], log, { stateRequired: false });
+      const result = await deps.pipeline.run([record], log, { stateRequired: false });
+      const { docs, alerts } = result;
       const doc = docs[0];
       if (doc === undefined || isItemError(doc)) {
         const reason = doc?.error.reason ?? 'the record could not be processed';
@@ -100,7 +102,7 @@ export function mlEnrichRoute(deps: MlEnrichDeps) {
         }
       }
       deps.metrics?.recordsOut.inc({ route: 'ml' }, 1);
-      res.json({ ...mlAnswer(doc), alerts_stored: alertsStored, state_stored: stateDurable });
+      res.json({ ...mlAnswer(doc), alerts_stored: alertsStored, ...stateFields(result) });
     } catch (err) {
       next(err);
     }
