@@ -6,7 +6,8 @@
  * distinct addresses, service names, private addresses, a few impossible journeys) are cut into
  * request bodies of 1,000 records, as NDJSON (or S3 log files with BENCH_FORMAT=s3). Each body
  * then goes through
- *  - the bare pass: bytes to text, `JSON.parse` of every record, `JSON.stringify` of the result;
+ *  - the bare pass: bytes to text (with the service's own decoder, `decodeText`), `JSON.parse` of every
+ *    record, `JSON.stringify` of the result;
  *  - the pipeline: what POST /enrich does with it, minus HTTP: `readRecords` (server/input.ts),
  *    `pipeline.run` with the real GeoIP database and a MemoryStateStore, `JSON.stringify` of
  *    `{docs, alerts}`.
@@ -32,7 +33,7 @@ import { GeoIpDatabase } from '../processors/geoip-database.js';
 import { createPipeline, isItemError, type Pipeline } from '../processors/pipeline.js';
 import { MemoryStateStore } from '../processors/state.js';
 import { loadConfig, packageRoot, type Config } from '../server/config.js';
-import { readRecords } from '../server/input.js';
+import { decodeText, readRecords } from '../server/input.js';
 import { silentLogger, type Logger } from '../server/log.js';
 import { AWS_REGIONS, METROS, batches, distinctKeyRecords, streamRecords, toNdjson, toS3LogFile, type Incident } from './records.js';
 
@@ -81,9 +82,10 @@ function line(label: string, value: string): void {
 // ---------------------------------------------------------------------------------------------
 // The two passes over one body
 
-/** The floor: text, `JSON.parse` of each record, `JSON.stringify` of the lot. Returns output bytes. */
+/** The floor: text, `JSON.parse` of each record, `JSON.stringify` of the lot. Returns output length. */
 function barePass(body: Buffer): number {
-  const text = body.toString('utf8');
+  // The service's own bytes-to-text step (an ASCII fast path), so that only the JSON work differs.
+  const text = decodeText(body)!;
   let records: unknown[];
   if (FORMAT === 'ndjson') {
     records = [];

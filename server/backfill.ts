@@ -9,7 +9,7 @@ import cliProgress from 'cli-progress';
 import type { Logger } from 'pino';
 import { loadConfig, parseDurationMs, type Config, type OpenSearchConfig } from './config.js';
 import { ConfigError, ServiceError, UpstreamError, errorMessage } from './errors.js';
-import { isGzip } from './input.js';
+import { decodeText, isGzip } from './input.js';
 import { createLogger, silentLogger } from './log.js';
 import { OpenSearchAlertSink } from './opensearch-alerts.js';
 import { createOpenSearchClient, type Client } from './opensearch-client.js';
@@ -248,12 +248,8 @@ export async function readLogFile(path: string, maxBytes = MAX_FILE_BYTES): Prom
   } else if (raw.length > maxBytes) {
     throw new CorruptFileError(`is larger than ${Math.round(maxBytes / 1024 / 1024)} MiB`);
   }
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(decoded);
-  } catch {
-    throw new CorruptFileError(isGzip(raw) ? 'inflates to something that is not UTF-8 text' : 'is not UTF-8 text (nor gzip)');
-  }
+  const text = decodeText(decoded);
+  if (text === undefined) throw new CorruptFileError(isGzip(raw) ? 'inflates to something that is not UTF-8 text' : 'is not UTF-8 text (nor gzip)');
   let value: unknown;
   try {
     value = JSON.parse(text);

