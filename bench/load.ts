@@ -38,6 +38,7 @@ import { Client } from '@opensearch-project/opensearch';
 import autocannon from 'autocannon';
 import { SETTING_NAMES, packageRoot } from '../server/config.js';
 import { setup } from '../server/setup.js';
+import { SERVICE_NODE_ARGS } from '../server/runtime.js';
 import { batches, streamRecords, toNdjson } from './records.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ export async function startService(port: number, settings: Record<string, string
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of [...SETTING_NAMES, 'CONFIG_FILE']) delete env[name];
   Object.assign(env, { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn' }, settings);
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/server/main.js'], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...nodeArgs, 'dist/server/main.js'], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
   const kill = (): void => {
     if (child.exitCode === null) child.kill('SIGKILL');
   };

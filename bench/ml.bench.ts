@@ -21,6 +21,7 @@ import { packageRoot } from '../server/config.js';
 import { hasMlPlugin, mlSetup, type MlSetupReport } from '../server/ml-setup.js';
 import { setup } from '../server/setup.js';
 import { generateRecords } from './records.js';
+import { SERVICE_NODE_ARGS } from '../server/runtime.js';
 import { bulkBodies, send } from './bulk-sender.js';
 
 const openSearchUrl = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
@@ -44,7 +45,7 @@ async function freePort(): Promise<number> {
 
 async function startService(p: number, alertsIndex: string, stateIndex: string): Promise<{ url: string; child: ChildProcess }> {
   const url = `http://127.0.0.1:${p}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, '--import', 'tsx', 'server/main.ts'], {
     cwd: packageRoot(),
     env: { ...process.env, PORT: String(p), OPENSEARCH_URL: openSearchUrl, ALERTS_INDEX: alertsIndex, STATE_INDEX: stateIndex, LOG_LEVEL: 'warn', OPENSEARCH_REPLICAS: '0' },
     stdio: ['ignore', 'inherit', 'inherit'],

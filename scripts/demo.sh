@@ -19,7 +19,7 @@ echo "demo: installing index templates and indices"
 OPENSEARCH_URL="$os_url" OPENSEARCH_REPLICAS=0 node dist/server/cli.js setup
 
 echo "demo: starting the service on $service_url (log: $log)"
-OPENSEARCH_URL="$os_url" OPENSEARCH_REPLICAS=0 PORT="$port" LOG_LEVEL="${LOG_LEVEL:-warn}" node dist/server/main.js > "$log" 2>&1 &
+OPENSEARCH_URL="$os_url" OPENSEARCH_REPLICAS=0 PORT="$port" LOG_LEVEL="${LOG_LEVEL:-warn}" node --max-semi-space-size=32 dist/server/main.js > "$log" 2>&1 &  # as npm start (server/runtime.ts)
 service_pid=$!
 trap 'kill "$service_pid" 2>/dev/null; wait "$service_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 60); do
