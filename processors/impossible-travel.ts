@@ -146,7 +146,8 @@ export class ImpossibleTravel implements Processor {
     if (!mine) return doc;
     const accessKeyId = f.accessKeyId!;
     const principal = f.principal;
-    const state = this.options.store.getKey(accessKeyId);
+    // The first pass already counted this use of the key.
+    const state = this.options.store.peekKey(accessKeyId);
     if (!state) return doc; // evicted between the passes: nothing to judge against
     const history = state.history;
     let at = upperBound(history, mine.atMs) - 1;

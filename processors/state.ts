@@ -31,6 +31,8 @@ export interface StateStore {
   /** Loads what the store knows about these keys and principals before a batch runs. */
   prepare(accessKeyIds: ReadonlySet<string>, principals: ReadonlySet<string>): Promise<void>;
   getKey(accessKeyId: string): KeyState | undefined;
+  /** The key's state without counting it as a use (a second look within one batch). */
+  peekKey(accessKeyId: string): KeyState | undefined;
   setKey(accessKeyId: string, state: KeyState): void;
   getPrincipal(principal: string): PrincipalBaseline | undefined;
   setPrincipal(principal: string, baseline: PrincipalBaseline): void;
@@ -146,8 +148,7 @@ export class MemoryStateStore implements StateStore {
     return this.keys.has(accessKeyId);
   }
 
-  /** The key's state, without making it recently used. */
-  protected peekKey(accessKeyId: string): KeyState | undefined {
+  peekKey(accessKeyId: string): KeyState | undefined {
     return this.expand(this.keys.peek(accessKeyId));
   }
 

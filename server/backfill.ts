@@ -490,6 +490,9 @@ class RetryingStateStore implements StateStore {
   getKey(accessKeyId: string): KeyState | undefined {
     return this.inner.getKey(accessKeyId);
   }
+  peekKey(accessKeyId: string): KeyState | undefined {
+    return this.inner.peekKey(accessKeyId);
+  }
   setKey(accessKeyId: string, state: KeyState): void {
     this.inner.setKey(accessKeyId, state);
   }

@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { UnreadableRecord } from '../../processors/pipeline.js';
 import type { Doc } from '../../processors/types.js';
 import { InputError, type ErrorCode } from '../../server/errors.js';
-import { decodeBody, isGzip, isNdjson, readRecords, type BodyInfo } from '../../server/input.js';
+import { decodeBody, decodeText, isGzip, isNdjson, readRecords, type BodyInfo } from '../../server/input.js';
 import { IP, MINUTE, T0, cloudTrailRecord } from '../support/geo-fixture.js';
 
 const MAX = 1024 * 1024;
@@ -220,6 +220,22 @@ describe('server/input', () => {
       for (const contentEncoding of ['br', 'deflate', 'compress', 'gzip, br']) {
         expectInputError(() => read(plain, { contentEncoding }), 'unsupported_encoding', 415, new RegExp(`^Content-Encoding "${contentEncoding}" is not supported; send identity or gzip$`));
       }
+    });
+  });
+
+  describe('text', () => {
+    it('reads ASCII and UTF-8 bodies alike, multi-byte characters included', () => {
+      for (const text of ['{"a":"plain"}', '{"userAgent":"São Paulo ☃ 日本 \u0000 𝄞"}', '']) {
+        assert.equal(decodeText(Buffer.from(text)), text);
+      }
+      const userName = 'Zoë ☃';
+      const [doc] = readRecords(Buffer.from(JSON.stringify({ ...r1, userIdentity: { ...(r1.userIdentity as Doc), userName } })), JSON_INFO) as Doc[];
+      assert.equal((doc!.userIdentity as Doc).userName, userName);
+    });
+
+    it('says undefined for bytes that are not UTF-8', () => {
+      assert.equal(decodeText(Buffer.from([0x7b, 0xc3, 0x28, 0x7d])), undefined);
+      assert.equal(decodeText(Buffer.from([0xff])), undefined);
     });
   });
 
