@@ -46,7 +46,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(deps: { pipeline: Pipeline; geoip: GeoIpDatabase; store: StateStore; stateConflicts?: () => number }) {
+  constructor(deps: {
+    pipeline: Pipeline;
+    geoip: GeoIpDatabase;
+    store: StateStore;
+    /** The OpenSearch state store's own counts, when there is one. */
+    durableState?: { readonly conflicts: number; readonly writeFailures: number; readonly pendingWrites: number };
+  }) {
     const r = [this.registry];
     const c = deps.pipeline.counters;
     const fromCounter = (name: string, help: string, read: () => number): void => {
@@ -59,8 +65,18 @@ export class Metrics {
     fromCounter('impossible_travel_geoip_lookups_total', 'GeoIP lookups.', () => deps.geoip.lookups);
     fromCounter('impossible_travel_geoip_misses_total', 'GeoIP lookups of a valid address the database does not locate.', () => deps.geoip.misses);
     fromCounter('impossible_travel_state_evictions_total', 'Access keys evicted from the in-memory state (LRU).', () => deps.store.stats().keyEvictions);
-    if (deps.stateConflicts) {
-      fromCounter('impossible_travel_state_write_conflicts_total', 'State writes retried after another instance wrote the same key.', deps.stateConflicts);
+    const durable = deps.durableState;
+    if (durable) {
+      fromCounter('impossible_travel_state_write_conflicts_total', 'State writes retried after another instance wrote the same key.', () => durable.conflicts);
+      fromCounter('impossible_travel_state_write_failures_total', 'Interval state writes that failed (each is tried again at the next interval).', () => durable.writeFailures);
+      new Gauge({
+        name: 'impossible_travel_state_pending_writes',
+        help: 'Keys and principals whose changed state is not yet written to OpenSearch.',
+        registers: r,
+        collect() {
+          this.set(durable.pendingWrites);
+        },
+      });
     }
     new Gauge({ name: 'impossible_travel_state_keys', help: 'Access keys held in memory.', registers: r, collect() { this.set(deps.store.stats().keys); } });
     new Gauge({ name: 'impossible_travel_state_principals', help: 'Principal baselines held in memory.', registers: r, collect() { this.set(deps.store.stats().principals); } });

@@ -159,6 +159,11 @@ export class OpenSearchStateStore extends MemoryStateStore {
     }
   }
 
+  /** Keys and principals changed and not yet written. */
+  get pendingWrites(): number {
+    return this.dirtyKeys.size + this.dirtyPrincipals.size;
+  }
+
   get writesBehind(): boolean {
     return (this.os.syncIntervalMs ?? 0) > 0;
   }

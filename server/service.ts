@@ -110,7 +110,7 @@ export function buildService(config: Config, log: Logger, parts: ServiceParts = 
     pipeline,
     geoip,
     store,
-    stateConflicts: store instanceof OpenSearchStateStore ? () => store.conflicts : undefined,
+    durableState: store instanceof OpenSearchStateStore ? store : undefined,
   });
   const m = metrics;
   const app = createApp({

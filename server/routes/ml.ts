@@ -20,9 +20,10 @@ import { isPlainObject, type Doc } from '../../processors/types.js';
  * Answer: always every field the processor's output_map copies, so that ML Commons never falls back
  * to writing its whole response into a field (which it does when an output field is missing):
  *   {"@timestamp": ..., "source": {address, ip, geo}, "userIdentity": {"session_name": ...},
- *    "impossible_travel": {...}, "alerts_stored": true, "state_stored": true}
+ *    "impossible_travel": {...}, "alerts_stored": true, "state_stored": false, "state_pending": true}
  * A value the pipeline did not produce is null (ML Commons then writes a null field, which
- * OpenSearch does not index). `alerts_stored` and `state_stored` are for humans; not mapped.
+ * OpenSearch does not index). `alerts_stored` and the state fields (`stateFields`) are for humans;
+ * not mapped.
  *
  * Alerts are written here, by the service, to the alerts index (`create` with the alert's
  * deterministic id: a retried or replayed document never duplicates one).
