@@ -17,9 +17,11 @@ import type { Metrics } from '../metrics.js';
  * carries OpenSearch's own item statuses, one per action, in order: nothing is reported stored
  * that OpenSearch did not acknowledge.
  *
- * Order of writes, so that a failure never loses an alert: detection state is committed and the
+ * Order of writes, so that a failure never loses an alert: the detection state is read and the
  * alerts are stored before the documents are sent. If either fails, no document is sent and the
  * whole request answers 429/503, which shippers retry; a retried batch yields the same alert ids.
+ * The state is written behind (STATE_SYNC_INTERVAL, docs/state.md); with an interval of 0 the
+ * pipeline commits it before the documents are sent too.
  */
 
 type Op = 'index' | 'create' | 'update' | 'delete';
