@@ -128,7 +128,10 @@ export class MemoryStateStore implements StateStore {
   private keyEvictions = 0;
 
   constructor(options: MemoryStateOptions) {
-    this.keys = new LruMap(options.maxKeys, () => this.keyEvictions++);
+    this.keys = new LruMap(options.maxKeys, (key, held) => {
+      this.keyEvictions++;
+      this.keyEvicted(key, this.expand(held)!);
+    });
     this.principals = new LruMap(options.maxPrincipals);
     this.compact = options.compactSingleSightings ?? true;
   }
@@ -142,6 +145,9 @@ export class MemoryStateStore implements StateStore {
   setKey(accessKeyId: string, state: KeyState): void {
     this.holdKey(accessKeyId, state);
   }
+
+  /** Called when the LRU drops a key to make room (a store with unwritten changes keeps them). */
+  protected keyEvicted(_accessKeyId: string, _state: KeyState): void {}
 
   /** Whether memory holds the key, without making it recently used. */
   protected hasKey(accessKeyId: string): boolean {

@@ -141,6 +141,11 @@ export class OpenSearchStateStore extends MemoryStateStore {
    */
   private readonly persisted = new WeakMap<object, string>();
   private readonly versions = new WeakMap<object, Version>();
+  /**
+   * Write-behind: states the LRU dropped before their changes were written. They are written at the
+   * next interval, or taken back into memory if their key comes back first.
+   */
+  private readonly evictedDirty = new Map<string, KeyState>();
   /** Write-behind: until when a key's state in memory needs no re-read (it was read or written lately). */
   private readonly freshUntil = new WeakMap<object, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -157,6 +162,18 @@ export class OpenSearchStateStore extends MemoryStateStore {
       this.timer = setInterval(() => void this.flushBehind(), os.syncIntervalMs);
       this.timer.unref();
     }
+  }
+
+  protected override keyEvicted(accessKeyId: string, state: KeyState): void {
+    if (!this.dirtyKeys.has(accessKeyId)) return;
+    // Bounded like the LRU itself; past that (OpenSearch unreachable for long), the oldest go unwritten.
+    if (this.evictedDirty.size >= this.os.maxKeys) {
+      const oldest = this.evictedDirty.keys().next().value as string;
+      this.evictedDirty.delete(oldest);
+      this.dirtyKeys.delete(oldest);
+      this.os.log.warn({ accessKeyId: oldest }, 'detection state evicted before it could be written; its latest sightings are lost');
+    }
+    this.evictedDirty.set(accessKeyId, state);
   }
 
   /** Keys and principals changed and not yet written. */
@@ -199,6 +216,12 @@ export class OpenSearchStateStore extends MemoryStateStore {
     const missingKeys: string[] = [];
     const knownKeys: string[] = [];
     for (const k of accessKeyIds) {
+      const parked = this.evictedDirty.get(k);
+      if (parked) {
+        // Evicted with unwritten changes and back before they were written: memory takes them again.
+        this.evictedDirty.delete(k);
+        if (!this.hasKey(k)) this.holdKey(k, parked);
+      }
       if (!this.hasKey(k)) missingKeys.push(keyDocId(k));
       else if (!onMiss && !((this.freshUntil.get(this.peekKey(k)!) ?? 0) > now)) knownKeys.push(keyDocId(k));
     }
@@ -244,8 +267,20 @@ export class OpenSearchStateStore extends MemoryStateStore {
     }
   }
 
+  /** A written state the LRU had dropped needs no keeping any more. */
+  private forgetEvicted(s: { kind: 'key' | 'principal'; name: string; state: object }): void {
+    if (s.kind === 'key' && this.evictedDirty.get(s.name) === s.state) this.evictedDirty.delete(s.name);
+  }
+
   private mergeKey(accessKeyId: string, stored: StoredKeyState, version: Version): void {
-    const local = this.getKey(accessKeyId);
+    let local = this.getKey(accessKeyId);
+    const parked = local ? undefined : this.evictedDirty.get(accessKeyId);
+    if (parked) {
+      // Re-read after a write conflict while evicted: memory takes the unwritten state back, merged.
+      this.evictedDirty.delete(accessKeyId);
+      this.holdKey(accessKeyId, parked);
+      local = parked;
+    }
     // A read that is not real-time may return what we wrote ourselves a moment ago, or older.
     if (local && isNotNewer(version, this.versions.get(local))) return;
     const remote: KeyState = { history: stored.history.map(fromStored), alerted: stored.alerted };
@@ -350,8 +385,8 @@ export class OpenSearchStateStore extends MemoryStateStore {
       sent.push({ id, kind, name, state, fingerprint });
     };
     for (const k of keys) {
-      const state = this.peekKey(k);
-      if (!state) continue; // evicted since: nothing left to write
+      const state = this.peekKey(k) ?? this.evictedDirty.get(k);
+      if (!state) continue;
       const stored: StoredKeyState = { history: state.history.map(toStored), alerted: state.alerted };
       add(keyDocId(k), 'key', k, state, stored, this.fingerprintKey(state));
     }
@@ -376,12 +411,14 @@ export class OpenSearchStateStore extends MemoryStateStore {
         this.versions.set(s.state, { seqNo: result._seq_no as number, primaryTerm: result._primary_term as number });
         this.persisted.set(s.state, s.fingerprint);
         this.markFresh(s.state);
+        this.forgetEvicted(s);
       } else if (result?.status === 409) {
         (s.kind === 'key' ? conflicted.keys : conflicted.principals).push(s.name);
       } else if (result && result.status >= 400 && result.status < 500 && result.status !== 429) {
         // OpenSearch will never take this document: retrying would fail every later batch too.
         this.os.log.error({ id: s.id, status: result.status, error: result.error }, 'OpenSearch refused a detection state document; it stays in memory only');
         this.persisted.set(s.state, s.fingerprint);
+        this.forgetEvicted(s);
       } else {
         const status = result?.status ?? 503;
         throw new UpstreamError(

@@ -255,6 +255,31 @@ describe('_bulk against a real OpenSearch node', function () {
     await stateHolds(key, at); // written at shutdown
   });
 
+  it('keeps state written behind when the LRU drops its key before the write, and takes it back', async () => {
+    const s = await service({ STATE_SYNC_INTERVAL: '60s', STATE_MAX_KEYS: '2' });
+    const [k1, k2, k3] = ['AKIAPARKED1', 'AKIAPARKED2', 'AKIAPARKED3'].map(uniqueName) as [string, string, string];
+    const enrich = async (records: unknown[]): Promise<{ alerts: unknown[] }> => {
+      const res = await fetch(`${s.url}/enrich`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(records) });
+      assert.equal(res.status, 200);
+      return (await res.json()) as { alerts: unknown[] };
+    };
+    // Three keys in a memory of two: the first is dropped with its sighting not yet written.
+    await enrich([
+      cloudTrailRecord({ key: k1, ip: CITY.london.ip, at: '2024-10-03T10:00:00Z', id: uniqueName('ev') }),
+      cloudTrailRecord({ key: k2, ip: CITY.paris.ip, at: '2024-10-03T10:00:00Z', id: uniqueName('ev') }),
+      cloudTrailRecord({ key: k3, ip: CITY.paris.ip, at: '2024-10-03T10:00:01Z', id: uniqueName('ev') }),
+    ]);
+    assert.equal(s.service.store.stats().keys, 2);
+    // It comes back before the interval: its London sighting is still there to compare with.
+    const back = await enrich([cloudTrailRecord({ key: k1, ip: CITY.tokyo.ip, at: '2024-10-03T10:30:00Z', id: uniqueName('ev') })]);
+    assert.equal(back.alerts.length, 1, 'London then Tokyo 30 minutes later');
+    await services.pop()!.stop(); // shutdown writes everything, the dropped key included
+    await stateHolds(k1, '2024-10-03T10:30:00Z');
+    await stateHolds(k1, '2024-10-03T10:00:00Z');
+    await stateHolds(k2, '2024-10-03T10:00:00Z');
+    await stateHolds(k3, '2024-10-03T10:00:01Z');
+  });
+
   it("works behind the OpenSearch JavaScript client's bulk helper, pointed at the service", async () => {
     const s = await service();
     const viaService = new Client({ node: s.url });
