@@ -34,7 +34,7 @@ export class GeoIp implements Processor {
     ctx.facts.ipRoutable = info.routable;
     if (!info.geo) return doc;
     ctx.facts.geo = info.geo;
-    // One frozen object per address, shared by every document from it: nothing to build per record.
+    // One object per address, shared by every document from it (never changed): nothing to build per record.
     objectAt(doc, 'source').geo = info.ecsGeo;
     return doc;
   }

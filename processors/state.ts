@@ -132,7 +132,7 @@ export class MemoryStateStore implements StateStore {
       this.keyEvictions++;
       this.keyEvicted(key, this.expand(held)!);
     });
-    this.principals = new LruMap(options.maxPrincipals);
+    this.principals = new LruMap(options.maxPrincipals, (principal, baseline) => this.principalEvicted(principal, baseline));
     this.compact = options.compactSingleSightings ?? true;
   }
 
@@ -148,6 +148,9 @@ export class MemoryStateStore implements StateStore {
 
   /** Called when the LRU drops a key to make room (a store with unwritten changes keeps them). */
   protected keyEvicted(_accessKeyId: string, _state: KeyState): void {}
+
+  /** The same for a principal's baseline. */
+  protected principalEvicted(_principal: string, _baseline: PrincipalBaseline): void {}
 
   /** Whether memory holds the key, without making it recently used. */
   protected hasKey(accessKeyId: string): boolean {

@@ -142,10 +142,15 @@ export class OpenSearchStateStore extends MemoryStateStore {
   private readonly persisted = new WeakMap<object, string>();
   private readonly versions = new WeakMap<object, Version>();
   /**
-   * Write-behind: states the LRU dropped before their changes were written. They are written at the
-   * next interval, or taken back into memory if their key comes back first.
+   * Write-behind: states the LRU dropped before their changes were written (or while their write
+   * was in flight). They are written at the next interval, or taken back into memory if their key
+   * comes back first. Bounded like the LRUs; past that (OpenSearch unreachable for long), the
+   * oldest are given up, and logged.
    */
-  private readonly evictedDirty = new Map<string, KeyState>();
+  private readonly parkedKeys = new Map<string, KeyState>();
+  private readonly parkedPrincipals = new Map<string, PrincipalBaseline>();
+  /** Write-behind: an interval's write is running (the next tick does not queue another). */
+  private flushing = false;
   /** Write-behind: until when a key's state in memory needs no re-read (it was read or written lately). */
   private readonly freshUntil = new WeakMap<object, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -165,15 +170,23 @@ export class OpenSearchStateStore extends MemoryStateStore {
   }
 
   protected override keyEvicted(accessKeyId: string, state: KeyState): void {
-    if (!this.dirtyKeys.has(accessKeyId)) return;
-    // Bounded like the LRU itself; past that (OpenSearch unreachable for long), the oldest go unwritten.
-    if (this.evictedDirty.size >= this.os.maxKeys) {
-      const oldest = this.evictedDirty.keys().next().value as string;
-      this.evictedDirty.delete(oldest);
-      this.dirtyKeys.delete(oldest);
-      this.os.log.warn({ accessKeyId: oldest }, 'detection state evicted before it could be written; its latest sightings are lost');
+    if (this.persisted.get(state) === this.fingerprintKey(state)) return; // the index has it
+    this.park(this.parkedKeys, this.dirtyKeys, this.os.maxKeys, accessKeyId, state, 'key');
+  }
+
+  protected override principalEvicted(principal: string, baseline: PrincipalBaseline): void {
+    if (this.persisted.get(baseline) === this.fingerprintPrincipal(baseline)) return;
+    this.park(this.parkedPrincipals, this.dirtyPrincipals, this.os.maxPrincipals, principal, baseline, 'principal');
+  }
+
+  private park<T>(parked: Map<string, T>, dirty: Set<string>, max: number, name: string, state: T, kind: string): void {
+    if (parked.size >= max) {
+      const oldest = parked.keys().next().value as string;
+      parked.delete(oldest);
+      dirty.delete(oldest);
+      this.os.log.warn({ [kind]: oldest }, `detection state of a ${kind} left memory before it could be written; its latest changes are lost`);
     }
-    this.evictedDirty.set(accessKeyId, state);
+    parked.set(name, state);
   }
 
   /** Keys and principals changed and not yet written. */
@@ -216,18 +229,16 @@ export class OpenSearchStateStore extends MemoryStateStore {
     const missingKeys: string[] = [];
     const knownKeys: string[] = [];
     for (const k of accessKeyIds) {
-      const parked = this.evictedDirty.get(k);
-      if (parked) {
-        // Evicted with unwritten changes and back before they were written: memory takes them again.
-        this.evictedDirty.delete(k);
-        if (!this.hasKey(k)) this.holdKey(k, parked);
-      }
+      this.unparkKey(k);
       if (!this.hasKey(k)) missingKeys.push(keyDocId(k));
       else if (!onMiss && !((this.freshUntil.get(this.peekKey(k)!) ?? 0) > now)) knownKeys.push(keyDocId(k));
     }
     const missingPrincipals: string[] = [];
     const knownPrincipals: string[] = [];
-    for (const p of principals) (this.principals.has(p) ? knownPrincipals : missingPrincipals).push(principalDocId(p));
+    for (const p of principals) {
+      this.unparkPrincipal(p);
+      (this.principals.has(p) ? knownPrincipals : missingPrincipals).push(principalDocId(p));
+    }
     // What memory lacks (a restart, an eviction, a key another instance has seen) is read in real
     // time; what memory holds is refreshed from the index as of its last refresh (see `load`).
     await Promise.all([
@@ -267,20 +278,30 @@ export class OpenSearchStateStore extends MemoryStateStore {
     }
   }
 
+  /** A parked key that comes back (in a batch, or re-read after a conflict) goes back into memory. */
+  private unparkKey(accessKeyId: string): void {
+    const parked = this.parkedKeys.get(accessKeyId);
+    if (!parked) return;
+    this.parkedKeys.delete(accessKeyId);
+    if (!this.hasKey(accessKeyId)) this.holdKey(accessKeyId, parked);
+  }
+
+  private unparkPrincipal(principal: string): void {
+    const parked = this.parkedPrincipals.get(principal);
+    if (!parked) return;
+    this.parkedPrincipals.delete(principal);
+    if (!this.principals.has(principal)) this.principals.set(principal, parked);
+  }
+
   /** A written state the LRU had dropped needs no keeping any more. */
-  private forgetEvicted(s: { kind: 'key' | 'principal'; name: string; state: object }): void {
-    if (s.kind === 'key' && this.evictedDirty.get(s.name) === s.state) this.evictedDirty.delete(s.name);
+  private forgetParked(s: { kind: 'key' | 'principal'; name: string; state: object }): void {
+    const parked: Map<string, object> = s.kind === 'key' ? this.parkedKeys : this.parkedPrincipals;
+    if (parked.get(s.name) === s.state) parked.delete(s.name);
   }
 
   private mergeKey(accessKeyId: string, stored: StoredKeyState, version: Version): void {
-    let local = this.getKey(accessKeyId);
-    const parked = local ? undefined : this.evictedDirty.get(accessKeyId);
-    if (parked) {
-      // Re-read after a write conflict while evicted: memory takes the unwritten state back, merged.
-      this.evictedDirty.delete(accessKeyId);
-      this.holdKey(accessKeyId, parked);
-      local = parked;
-    }
+    this.unparkKey(accessKeyId);
+    const local = this.getKey(accessKeyId);
     // A read that is not real-time may return what we wrote ourselves a moment ago, or older.
     if (local && isNotNewer(version, this.versions.get(local))) return;
     const remote: KeyState = { history: stored.history.map(fromStored), alerted: stored.alerted };
@@ -292,6 +313,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
   }
 
   private mergePrincipal(principal: string, remote: PrincipalBaseline, version: Version): void {
+    this.unparkPrincipal(principal);
     const local = this.principals.get(principal);
     if (local && isNotNewer(version, this.versions.get(local))) return;
     const merged = local ? mergeBaselines(local, remote) : { firstSeenMs: remote.firstSeenMs, places: remote.places.slice() };
@@ -319,14 +341,20 @@ export class OpenSearchStateStore extends MemoryStateStore {
     return run;
   }
 
-  /** The interval's write; a failure leaves the keys dirty for the next one. */
+  /**
+   * The interval's write; a failure leaves the keys dirty for the next one. A tick that finds the
+   * previous write still running (OpenSearch slow or down) skips, so writes never queue up.
+   */
   private async flushBehind(): Promise<void> {
-    if (this.dirtyKeys.size === 0 && this.dirtyPrincipals.size === 0) return;
+    if (this.flushing || (this.dirtyKeys.size === 0 && this.dirtyPrincipals.size === 0)) return;
+    this.flushing = true;
     try {
       await this.writeNow();
     } catch (err) {
       this.writeFailures++;
       this.os.log.warn({ err, keys: this.dirtyKeys.size, principals: this.dirtyPrincipals.size }, 'writing detection state failed; trying again at the next interval');
+    } finally {
+      this.flushing = false;
     }
   }
 
@@ -363,11 +391,12 @@ export class OpenSearchStateStore extends MemoryStateStore {
       }
       if (conflicted.keys.length === 0 && conflicted.principals.length === 0) return;
       this.conflicts += conflicted.keys.length + conflicted.principals.length;
-      if (attempt >= retries) {
-        throw new UpstreamError(`detection state for ${conflicted.keys.length + conflicted.principals.length} keys kept changing under us (${retries + 1} version conflicts); retry later`);
-      }
       for (const k of conflicted.keys) this.dirtyKeys.add(k);
       for (const p of conflicted.principals) this.dirtyPrincipals.add(p);
+      if (attempt >= retries) {
+        // Still dirty: the next commit (or interval) tries them again.
+        throw new UpstreamError(`detection state for ${conflicted.keys.length + conflicted.principals.length} keys kept changing under us (${retries + 1} version conflicts); retry later`);
+      }
       await this.load(conflicted.keys.map(keyDocId), conflicted.principals.map(principalDocId), true);
     }
   }
@@ -385,13 +414,13 @@ export class OpenSearchStateStore extends MemoryStateStore {
       sent.push({ id, kind, name, state, fingerprint });
     };
     for (const k of keys) {
-      const state = this.peekKey(k) ?? this.evictedDirty.get(k);
+      const state = this.peekKey(k) ?? this.parkedKeys.get(k);
       if (!state) continue;
       const stored: StoredKeyState = { history: state.history.map(toStored), alerted: state.alerted };
       add(keyDocId(k), 'key', k, state, stored, this.fingerprintKey(state));
     }
     for (const p of principals) {
-      const baseline = this.principals.peek(p);
+      const baseline = this.principals.peek(p) ?? this.parkedPrincipals.get(p);
       if (!baseline) continue;
       add(principalDocId(p), 'principal', p, baseline, baseline, this.fingerprintPrincipal(baseline));
     }
@@ -411,14 +440,14 @@ export class OpenSearchStateStore extends MemoryStateStore {
         this.versions.set(s.state, { seqNo: result._seq_no as number, primaryTerm: result._primary_term as number });
         this.persisted.set(s.state, s.fingerprint);
         this.markFresh(s.state);
-        this.forgetEvicted(s);
+        this.forgetParked(s);
       } else if (result?.status === 409) {
         (s.kind === 'key' ? conflicted.keys : conflicted.principals).push(s.name);
       } else if (result && result.status >= 400 && result.status < 500 && result.status !== 429) {
         // OpenSearch will never take this document: retrying would fail every later batch too.
         this.os.log.error({ id: s.id, status: result.status, error: result.error }, 'OpenSearch refused a detection state document; it stays in memory only');
         this.persisted.set(s.state, s.fingerprint);
-        this.forgetEvicted(s);
+        this.forgetParked(s);
       } else {
         const status = result?.status ?? 503;
         throw new UpstreamError(

@@ -33,8 +33,8 @@ const FORWARDED_PARAMS = ['refresh', 'routing', 'timeout', 'wait_for_active_shar
 interface ClientAction {
   readonly op: Op;
   readonly meta: Record<string, unknown>;
-  /** The action line as the client sent it, forwarded as it is when its metadata is unchanged. */
-  readonly rawAction: string;
+  /** The action line as it is forwarded when its metadata is unchanged (serialised once, at parsing). */
+  readonly actionLine: string;
   /** The raw source line, for update (index/create sources are parsed). */
   readonly rawSource?: string | undefined;
   /** Set when this action was answered without OpenSearch (a source that could not be read). */
@@ -70,14 +70,16 @@ export function parseBulkBody(text: string): { actions: ClientAction[]; records:
       throw new InputError('body_unparseable', `Malformed action/metadata line [${n + 1}]: expected {"index"|"create"|"update"|"delete": {...}}`);
     }
     const meta = (parsed as Record<string, Record<string, unknown>>)[op]!;
+    let actionLine: string;
     try {
-      JSON.stringify(meta); // it is written again when forwarded: refuse what cannot be
+      // Written again, not passed on as sent: what OpenSearch gets is what we read (a duplicate key
+      // is gone, as JSON.parse dropped it); and what cannot be written is refused here.
+      actionLine = `{"${op}":${JSON.stringify(meta)}}`;
     } catch {
       throw new InputError('body_unparseable', `Malformed action/metadata line [${n + 1}]: nested too deeply`);
     }
-    const rawAction = line;
     if (op === 'delete') {
-      actions.push({ op, meta, rawAction, records: [], split: false });
+      actions.push({ op, meta, actionLine, records: [], split: false });
       continue;
     }
     n++;
@@ -86,10 +88,10 @@ export function parseBulkBody(text: string): { actions: ClientAction[]; records:
     }
     const sourceLine = lines[n]!;
     if (op === 'update') {
-      actions.push({ op, meta, rawAction, rawSource: sourceLine, records: [], split: false });
+      actions.push({ op, meta, actionLine, rawSource: sourceLine, records: [], split: false });
       continue;
     }
-    const action: ClientAction = { op, meta, rawAction, records: [], split: false };
+    const action: ClientAction = { op, meta, actionLine, records: [], split: false };
     actions.push(action);
     let source: unknown;
     try {
@@ -191,7 +193,7 @@ export function bulkRoute(deps: BulkDeps) {
       for (const action of actions) {
         if (action.result) continue;
         if (action.op === 'delete' || action.op === 'update') {
-          lines.push(Buffer.from(action.rawSource !== undefined ? `${action.rawAction}\n${action.rawSource}\n` : `${action.rawAction}\n`));
+          lines.push(Buffer.from(action.rawSource !== undefined ? `${action.actionLine}\n${action.rawSource}\n` : `${action.actionLine}\n`));
           owner.push({ action, part: 0 });
           continue;
         }
@@ -224,7 +226,7 @@ export function bulkRoute(deps: BulkDeps) {
               action.idAssigned = true;
             }
           }
-          lines.push(Buffer.from(`${meta === action.meta ? action.rawAction : JSON.stringify({ [action.op]: meta })}\n${sources[part]!}\n`));
+          lines.push(Buffer.from(`${meta === action.meta ? action.actionLine : JSON.stringify({ [action.op]: meta })}\n${sources[part]!}\n`));
           owner.push({ action, part });
         }
       }

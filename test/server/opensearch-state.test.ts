@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import type { Client } from '@opensearch-project/opensearch';
+import type { KeyState } from '../../processors/state.js';
+import type { Sighting } from '../../processors/travel.js';
+import { silentLogger } from '../../server/log.js';
+import { OpenSearchStateStore, type OpenSearchStateOptions } from '../../server/opensearch-state.js';
+
+/**
+ * The OpenSearch state store's bookkeeping, against an in-memory stand-in for the two calls it makes
+ * (`mget`, `bulk`), so that failures, conflicts and slowness can be staged. The real node is used by
+ * the integration tests (test/integration/bulk.integration.test.ts).
+ */
+
+type Mode = 'ok' | 'conflict' | 'fail';
+
+class FakeIndex {
+  readonly docs = new Map<string, { _source: Record<string, unknown>; _seq_no: number; _primary_term: number }>();
+  mode: Mode = 'ok';
+  /** Milliseconds each bulk call takes. */
+  delayMs = 0;
+  bulkCalls = 0;
+
+  readonly client = {
+    mget: async ({ body }: { body: { ids: string[] } }) => ({
+      body: { docs: body.ids.map((id) => (this.docs.has(id) ? { _id: id, found: true, ...this.docs.get(id)! } : { _id: id, found: false })) },
+    }),
+    bulk: async ({ body }: { body: Record<string, Record<string, unknown>>[] }) => {
+      this.bulkCalls++;
+      if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+      if (this.mode === 'fail') throw Object.assign(new Error('connect ECONNREFUSED'), { meta: { statusCode: 503 } });
+      const items = [];
+      for (let i = 0; i < body.length; i += 2) {
+        const op = Object.keys(body[i]!)[0]!;
+        const id = body[i]![op]!._id as string;
+        if (this.mode === 'conflict') {
+          items.push({ [op]: { status: 409, error: { type: 'version_conflict_engine_exception' } } });
+          continue;
+        }
+        const seq = (this.docs.get(id)?._seq_no ?? -1) + 1;
+        this.docs.set(id, { _source: body[i + 1] as Record<string, unknown>, _seq_no: seq, _primary_term: 1 });
+        items.push({ [op]: { status: 201, _seq_no: seq, _primary_term: 1 } });
+      }
+      return { body: { items } };
+    },
+  };
+
+  /** Event times stored for a key. */
+  times(name: string): number[] {
+    const doc = this.docs.get(`key:${name}`);
+    return ((doc?._source.state as { history: { t: number }[] } | undefined)?.history ?? []).map((s) => s.t);
+  }
+}
+
+const sighting = (atMs: number, place: string): Sighting => ({
+  atMs,
+  ip: '198.51.100.7',
+  eventId: `e${atMs}`,
+  geo: { cityName: place, countryName: undefined, countryIsoCode: undefined, regionName: undefined, location: { lat: 0, lon: 0 }, accuracyRadiusKm: 0, placeKey: place },
+});
+const state = (...sightings: Sighting[]): KeyState => ({ history: sightings, alerted: undefined });
+
+function storeOn(fake: FakeIndex, options: Partial<OpenSearchStateOptions> = {}): OpenSearchStateStore {
+  return new OpenSearchStateStore({
+    client: fake.client as unknown as Client,
+    index: 'state',
+    limits: { maxLocations: 16, maxAgeMs: 86_400_000 },
+    writeGranularityMs: 1000,
+    log: silentLogger(),
+    maxKeys: 100,
+    maxPrincipals: 100,
+    syncIntervalMs: 3_600_000, // no tick during a test unless asked for
+    ...options,
+  });
+}
+
+const flushBehind = (store: OpenSearchStateStore): Promise<void> => (store as unknown as { flushBehind(): Promise<void> }).flushBehind();
+
+describe('OpenSearch state store', () => {
+  it('writes behind: commit does not write, the interval and close do', async () => {
+    const fake = new FakeIndex();
+    const store = storeOn(fake);
+    store.setKey('A', state(sighting(1000, 'London')));
+    await store.commit();
+    assert.equal(fake.bulkCalls, 0, 'commit does not wait for a write');
+    assert.equal(store.pendingWrites, 1);
+    await flushBehind(store);
+    assert.deepEqual(fake.times('A'), [1000]);
+    store.setKey('A', state(sighting(1000, 'London'), sighting(120_000, 'Paris')));
+    await store.close();
+    assert.deepEqual(fake.times('A'), [1000, 120_000]);
+    assert.equal(store.pendingWrites, 0);
+  });
+
+  it('writes before answering with STATE_SYNC_INTERVAL=0', async () => {
+    const fake = new FakeIndex();
+    const store = storeOn(fake, { syncIntervalMs: 0 });
+    store.setKey('A', state(sighting(1000, 'London')));
+    await store.commit();
+    assert.deepEqual(fake.times('A'), [1000]);
+    await store.close();
+  });
+
+  it('writes a key the LRU dropped before its write', async () => {
+    const fake = new FakeIndex();
+    const store = storeOn(fake, { maxKeys: 2 });
+    for (const [i, k] of ['A', 'B', 'C'].entries()) store.setKey(k, state(sighting(1000 * (i + 1), k)));
+    assert.equal(store.stats().keys, 2);
+    await store.close();
+    assert.deepEqual([fake.times('A'), fake.times('B'), fake.times('C')], [[1000], [2000], [3000]]);
+  });
+
+  it('writes a key the LRU dropped while its write was failing, at the next interval', async () => {
+    const fake = new FakeIndex();
+    const store = storeOn(fake, { maxKeys: 2 });
+    store.setKey('A', state(sighting(1000, 'A')));
+    fake.mode = 'fail';
+    fake.delayMs = 20;
+    const failing = flushBehind(store);
+    while (fake.bulkCalls === 0) await new Promise((resolve) => setImmediate(resolve)); // A's write is in flight ...
+    store.setKey('B', state(sighting(2000, 'B')));
+    store.setKey('C', state(sighting(3000, 'C'))); // ... when the LRU drops A
+    await failing;
+    assert.equal(store.writeFailures, 1);
+    fake.mode = 'ok';
+    await flushBehind(store);
+    assert.deepEqual(fake.times('A'), [1000]);
+    await store.close();
+  });
+
+  it('keeps keys whose writes kept conflicting, and writes them later', async () => {
+    const fake = new FakeIndex();
+    const store = storeOn(fake, { maxConflictRetries: 1 });
+    store.setKey('A', state(sighting(1000, 'A')));
+    fake.mode = 'conflict';
+    await flushBehind(store);
+    assert.equal(store.writeFailures, 1);
+    assert.equal(store.pendingWrites, 1, 'still to be written');
+    fake.mode = 'ok';
+    await store.close();
+    assert.deepEqual(fake.times('A'), [1000]);
+  });
+
+  it('does not queue interval writes behind a slow one', async () => {
+    const fake = new FakeIndex();
+    const store = storeOn(fake);
+    fake.delayMs = 50;
+    store.setKey('A', state(sighting(1000, 'A')));
+    const first = flushBehind(store);
+    for (let i = 0; i < 10; i++) {
+      store.setKey(`K${i}`, state(sighting(2000 + i, 'B')));
+      await flushBehind(store); // ticks while the first write runs: skipped
+    }
+    await first;
+    assert.equal(fake.bulkCalls, 1);
+    await store.close(); // one more write, for what the skipped ticks left
+    assert.equal(fake.bulkCalls, 2);
+    assert.equal(store.pendingWrites, 0);
+  });
+
+  it('writes a principal baseline the LRU dropped before its write', async () => {
+    const fake = new FakeIndex();
+    const store = storeOn(fake, { maxPrincipals: 1 });
+    store.setPrincipal('arn:aws:iam::1:user/a', { firstSeenMs: 1000, places: ['London'] });
+    store.setPrincipal('arn:aws:iam::1:user/b', { firstSeenMs: 2000, places: ['Paris'] });
+    await store.close();
+    assert.ok(fake.docs.has('principal:arn:aws:iam::1:user/a'));
+    assert.ok(fake.docs.has('principal:arn:aws:iam::1:user/b'));
+  });
+});
