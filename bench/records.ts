@@ -656,6 +656,15 @@ function s3Additional(c: CallContext): CloudTrailRecord {
   };
 }
 
+/** The object and its bucket, as CloudTrail lists them for object-level S3 calls. */
+function s3ObjectResources(c: CallContext, request: unknown): unknown[] {
+  const r = request as { bucketName: string; key: string };
+  return [
+    { type: 'AWS::S3::Object', ARN: `arn:aws:s3:::${r.bucketName}/${r.key}` },
+    { accountId: c.account.id, type: 'AWS::S3::Bucket', ARN: `arn:aws:s3:::${r.bucketName}` },
+  ];
+}
+
 const OBJECT_KEYS = ['exports/2024/06/report.csv', 'uploads/avatar.png', 'logs/app.log.gz', 'data/part-00017.parquet', 'config/settings.json', 'backups/db.dump'];
 
 const API_CALLS: readonly ApiCall[] = [
@@ -679,13 +688,7 @@ const API_CALLS: readonly ApiCall[] = [
       const bucket = c.rng.pick(c.account.buckets);
       return { bucketName: bucket, Host: `${bucket}.s3.${c.region}.amazonaws.com`, key: c.rng.pick(OBJECT_KEYS) };
     },
-    resources: (c, req) => {
-      const r = req as { bucketName: string; key: string };
-      return [
-        { type: 'AWS::S3::Object', ARN: `arn:aws:s3:::${r.bucketName}/${r.key}` },
-        { accountId: c.account.id, type: 'AWS::S3::Bucket', ARN: `arn:aws:s3:::${r.bucketName}` },
-      ];
-    },
+    resources: s3ObjectResources,
     additional: s3Additional,
   },
   {
@@ -695,13 +698,7 @@ const API_CALLS: readonly ApiCall[] = [
       return { bucketName: bucket, Host: `${bucket}.s3.${c.region}.amazonaws.com`, key: c.rng.pick(OBJECT_KEYS), 'x-amz-server-side-encryption': 'aws:kms' };
     },
     response: (c) => ({ 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': `arn:aws:kms:${c.region}:${c.account.id}:key/${c.rng.pick(c.account.kmsKeys)}` }),
-    resources: (c, req) => {
-      const r = req as { bucketName: string; key: string };
-      return [
-        { type: 'AWS::S3::Object', ARN: `arn:aws:s3:::${r.bucketName}/${r.key}` },
-        { accountId: c.account.id, type: 'AWS::S3::Bucket', ARN: `arn:aws:s3:::${r.bucketName}` },
-      ];
-    },
+    resources: s3ObjectResources,
     additional: s3Additional,
   },
   { source: 's3.amazonaws.com', name: 'ListBuckets', readOnly: true, human: 3, workload: 0.5, request: (c) => ({ Host: `s3.${c.region}.amazonaws.com` }), additional: s3Additional },
