@@ -18,6 +18,27 @@ import { CITY, cloudTrailRecord } from '../support/service-harness.js';
 
 export const DEFAULT_SEED = 0x1f2e3d4c;
 
+// The limits both fuzz runs (/enrich in pure mode, /_bulk against OpenSearch) give the service.
+export const MAX_BODY_BYTES = 1024 * 1024;
+export const STATE_MAX_KEYS = 64;
+export const GEOIP_CACHE_SIZE = 1000;
+export const CASES = 10_000;
+export const IN_FLIGHT = 16;
+/**
+ * What a run may leave behind on the heap. Retained by design: at most 64 key histories of 16
+ * sightings (well under 1 MB), 1,000 GeoIP cache entries (under 1 MB), metrics with a fixed label
+ * set, and the code the run compiled. Retained by mistake: per-request data, and 10,000 requests
+ * carrying from 2 KB to 6 MB each, so keeping even one large body per hundred requests exceeds it.
+ */
+export const HEAP_GROWTH_BOUND_BYTES = 48 * 1024 * 1024;
+
+/** The service settings for those limits. */
+export const FUZZ_SERVICE_ENV: Readonly<Record<string, string>> = {
+  MAX_BODY_BYTES: String(MAX_BODY_BYTES),
+  STATE_MAX_KEYS: String(STATE_MAX_KEYS),
+  GEOIP_CACHE_SIZE: String(GEOIP_CACHE_SIZE),
+};
+
 /** FUZZ_SEED (decimal or 0x hex) when set, else the fixed default: runs are reproducible unless asked otherwise. */
 export function fuzzSeed(env: NodeJS.ProcessEnv = process.env): number {
   const text = env.FUZZ_SEED?.trim();

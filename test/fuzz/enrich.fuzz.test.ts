@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { CITY, cloudTrailRecord, startService, type RunningService } from '../support/service-harness.js';
 import {
-  FailureLog, Histogram, closeConnections, commonProblems, drive, errorOf, familyOf, fuzzCase, fuzzSeed, heapUsedAfterGc, send,
+  CASES, FUZZ_SERVICE_ENV, FailureLog, HEAP_GROWTH_BOUND_BYTES, Histogram, IN_FLIGHT, MAX_BODY_BYTES, STATE_MAX_KEYS,
+  closeConnections, commonProblems, drive, errorOf, familyOf, fuzzCase, fuzzSeed, heapUsedAfterGc, send,
   type Answer, type FuzzCase, type FuzzOptions,
 } from './bodies.js';
 
@@ -13,25 +14,6 @@ import {
  * bounded by the caches' sizes, and a service that still answers correctly at the end.
  * FUZZ_SEED=<n> replays another run; a failure names the seed and case number.
  */
-
-const MAX_BODY_BYTES = 1024 * 1024;
-const STATE_MAX_KEYS = 64;
-const GEOIP_CACHE_SIZE = 1000;
-const CASES = 10_000;
-const IN_FLIGHT = 16;
-/**
- * What the run may leave behind on the heap. Retained by design: at most 64 key histories of 16
- * sightings (well under 1 MB), 1,000 GeoIP cache entries (under 1 MB), metrics with a fixed label
- * set, and the code the run compiled. Retained by mistake: per-request data, and 10,000 requests
- * carrying from 2 KB to 6 MB each, so keeping even one large body per hundred requests exceeds it.
- */
-const HEAP_GROWTH_BOUND_BYTES = 48 * 1024 * 1024;
-
-const env = {
-  MAX_BODY_BYTES: String(MAX_BODY_BYTES),
-  STATE_MAX_KEYS: String(STATE_MAX_KEYS),
-  GEOIP_CACHE_SIZE: String(GEOIP_CACHE_SIZE),
-};
 
 interface EnrichAnswer {
   docs: Record<string, unknown>[];
@@ -69,7 +51,7 @@ describe('fuzz: POST /enrich with 10,000 hostile bodies (pure mode)', function (
   let s: RunningService | undefined;
 
   before(async () => {
-    s = await startService(env);
+    s = await startService(FUZZ_SERVICE_ENV);
   });
   after(async () => {
     closeConnections();
@@ -150,7 +132,7 @@ describe('fuzz: /enrich size limits and regressions the fuzzer found', function 
   let s: RunningService | undefined;
 
   before(async () => {
-    s = await startService(env);
+    s = await startService(FUZZ_SERVICE_ENV);
   });
   after(async () => {
     await s?.stop();

@@ -5,7 +5,8 @@ import {
   CITY, bulkBody, cloudTrailRecord, openSearchClient, openSearchUrl, startService, uniqueName, type RunningService,
 } from '../support/service-harness.js';
 import {
-  FailureLog, Histogram, bulkFuzzCase, closeConnections, commonProblems, drive, errorOf, familyOf, fuzzSeed, heapUsedAfterGc, send,
+  CASES, FUZZ_SERVICE_ENV, FailureLog, HEAP_GROWTH_BOUND_BYTES, Histogram, IN_FLIGHT, MAX_BODY_BYTES, STATE_MAX_KEYS,
+  bulkFuzzCase, closeConnections, commonProblems, drive, errorOf, familyOf, fuzzSeed, heapUsedAfterGc, send,
   type Answer, type BulkFuzzOptions, type FuzzCase,
 } from '../fuzz/bodies.js';
 
@@ -21,13 +22,6 @@ import {
 
 const osUrl = openSearchUrl();
 
-const MAX_BODY_BYTES = 1024 * 1024;
-const STATE_MAX_KEYS = 64;
-const GEOIP_CACHE_SIZE = 1000;
-const CASES = 10_000;
-const IN_FLIGHT = 16;
-/** As in test/fuzz/enrich.fuzz.test.ts: the caches hold about 2 MB; a leak of request data exceeds this many times. */
-const HEAP_GROWTH_BOUND_BYTES = 48 * 1024 * 1024;
 
 const OPS = ['index', 'create', 'update', 'delete'];
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -121,9 +115,7 @@ describe('fuzz: POST /_bulk with 10,000 hostile bodies against a real OpenSearch
     ALERTS_INDEX: alertsIndex,
     STATE_INDEX: stateIndex,
     CLOUDTRAIL_INDEX_PATTERN: ctIndex,
-    MAX_BODY_BYTES: String(MAX_BODY_BYTES),
-    STATE_MAX_KEYS: String(STATE_MAX_KEYS),
-    GEOIP_CACHE_SIZE: String(GEOIP_CACHE_SIZE),
+    ...FUZZ_SERVICE_ENV,
   };
   const options: BulkFuzzOptions = {
     maxBodyBytes: MAX_BODY_BYTES,
