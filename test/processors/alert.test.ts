@@ -9,7 +9,7 @@ import { assessTravel, type Sighting } from '../../processors/travel.js';
 import { getPath, type Context, type Doc } from '../../processors/types.js';
 import { ConfigError } from '../../server/errors.js';
 import { silentLogger } from '../../server/log.js';
-import { ACCOUNT, IP, MINUTE, PLACES, T0, cloudTrailRecord, placeDistanceKm, testPipeline, type PlaceName, type RecordSpec } from '../support/geo-fixture.js';
+import { ACCOUNT, IP, MINUTE, PLACES, T0, cloudTrailRecord, placeDistanceKm, placeGeo, testPipeline, type PlaceName, type RecordSpec } from '../support/geo-fixture.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const SHARED = resolve(REPO, '..', 'shared');
@@ -19,21 +19,7 @@ const KEY = 'AKIAALERTTEST00001';
 const RULES = { minDistanceKm: 500, maxSpeedKmh: 1000, cloudtrailIndexPattern: 'cloudtrail-*' };
 
 function sighting(place: PlaceName, atMs: number, eventId: string | undefined, ip = '198.18.0.1'): Sighting {
-  const p = PLACES[place];
-  return {
-    atMs,
-    ip,
-    eventId,
-    geo: {
-      cityName: p.city,
-      countryName: p.country,
-      countryIsoCode: p.iso,
-      regionName: p.region,
-      location: { lat: p.lat, lon: p.lon },
-      accuracyRadiusKm: p.radiusKm,
-      placeKey: `${p.iso}|${p.region}|${p.city}`,
-    },
-  };
+  return { atMs, ip, eventId, geo: placeGeo(place) };
 }
 
 /** London then Tokyo 40 minutes later through the whole pipeline; the one alert and the two documents. */

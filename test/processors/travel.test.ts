@@ -10,27 +10,18 @@ import {
   type Sighting,
   type TravelRules,
 } from '../../processors/travel.js';
-import { HOUR, MINUTE, PLACES, T0, greatCircleKm, placeDistanceKm, type PlaceName } from '../support/geo-fixture.js';
+import { HOUR, MINUTE, PLACES, T0, greatCircleKm, placeDistanceKm, placeGeo, type PlaceName } from '../support/geo-fixture.js';
 
 const RULES: TravelRules = { minDistanceKm: 500, maxSpeedKmh: 1000 };
 
 let seq = 0;
 /** A sighting at a fixture place; radius from the place unless given. */
 function at(place: PlaceName, atMs: number, opts: { radiusKm?: number; eventId?: string | null; ip?: string } = {}): Sighting {
-  const p = PLACES[place];
   return {
     atMs,
     ip: opts.ip ?? `198.18.0.${++seq % 250}`,
     eventId: opts.eventId === null ? undefined : (opts.eventId ?? `ev-${++seq}`),
-    geo: {
-      cityName: p.city,
-      countryName: p.country,
-      countryIsoCode: p.iso,
-      regionName: p.region,
-      location: { lat: p.lat, lon: p.lon },
-      accuracyRadiusKm: opts.radiusKm ?? p.radiusKm,
-      placeKey: `${p.iso}|${p.region}|${p.city}`,
-    },
+    geo: placeGeo(place, opts.radiusKm),
   };
 }
 

@@ -16,6 +16,7 @@ import { GeoIpDatabase } from '../../processors/geoip-database.js';
 import { createPipeline, type BatchResult, type Pipeline } from '../../processors/pipeline.js';
 import { MemoryStateStore } from '../../processors/state.js';
 import type { Doc } from '../../processors/types.js';
+import type { Sighting } from '../../processors/travel.js';
 import type { DetectionConfig } from '../../server/config.js';
 import { silentLogger } from '../../server/log.js';
 import { typed, writeMmdb, type MmdbEntry, type MmdbValue } from './mmdb-writer.js';
@@ -45,6 +46,20 @@ export const PLACES = {
 } as const satisfies Record<string, Place>;
 
 export type PlaceName = keyof typeof PLACES;
+
+/** A fixture place as a sighting's `geo` (what the GeoIP database gives for it); radius from the place unless given. */
+export function placeGeo(place: PlaceName, radiusKm: number = PLACES[place].radiusKm): Sighting['geo'] {
+  const p = PLACES[place];
+  return {
+    cityName: p.city,
+    countryName: p.country,
+    countryIsoCode: p.iso,
+    regionName: p.region,
+    location: { lat: p.lat, lon: p.lon },
+    accuracyRadiusKm: radiusKm,
+    placeKey: `${p.iso}|${p.region}|${p.city}`,
+  };
+}
 
 /** Country-level answer with MaxMind's typical 1000 km radius: no city, centre of Spain. */
 export const SPAIN_COUNTRY_LEVEL = { country: 'Spain', iso: 'ES', lat: 40.4172, lon: -3.684, radiusKm: 1000 } as const;
