@@ -87,6 +87,59 @@ export interface RunningService {
 }
 
 /**
+ * The indices and templates of one benchmark run against OpenSearch, named after the run. The
+ * templates are this run's only, above the shared ones' priorities (200-220) so that they win for
+ * this run's indices; the service does not install its own (SETUP_ON_START=false), which would
+ * repoint the shared templates at this run's indices under other users of the node.
+ */
+export class RunIndices {
+  readonly index: string;
+  readonly alertsIndex: string;
+  readonly stateIndex: string;
+  private readonly templatePrefix: string;
+
+  constructor(
+    private readonly client: Client,
+    kind: string,
+    run: string,
+  ) {
+    this.index = `cloudtrail-${kind}-${run}`;
+    this.alertsIndex = `it-${kind}-${run}-alerts`;
+    this.stateIndex = `it-${kind}-${run}-state`;
+    this.templatePrefix = `it-${kind}-${run}`;
+  }
+
+  async create(): Promise<void> {
+    const { index, alertsIndex, stateIndex, templatePrefix } = this;
+    await setup(this.client, { cloudtrailIndexPattern: `${index}*`, alertsIndex, stateIndex, templatePrefix, priority: 5000, replicas: 0 });
+    await this.client.indices.create({ index });
+  }
+
+  /** The service settings that point it at these indices. */
+  serviceSettings(openSearchUrl: string): Record<string, string> {
+    return {
+      OPENSEARCH_URL: openSearchUrl,
+      ALERTS_INDEX: this.alertsIndex,
+      STATE_INDEX: this.stateIndex,
+      CLOUDTRAIL_INDEX_PATTERN: `${this.index}*`,
+      OPENSEARCH_REPLICAS: '0',
+      SETUP_ON_START: 'false',
+    };
+  }
+
+  /** Deletes the indices, then the templates (those even when the first delete fails). */
+  async remove(): Promise<void> {
+    try {
+      await this.client.indices.delete({ index: `${this.index},${this.alertsIndex}*,${this.stateIndex}`, ignore_unavailable: true } as never);
+    } finally {
+      for (const kind of ['cloudtrail', 'alerts', 'state']) {
+        await this.client.indices.deleteIndexTemplate({ name: `${this.templatePrefix}-${kind}` }).catch(() => undefined);
+      }
+    }
+  }
+}
+
+/**
  * Starts `node dist/server/main.js` with only the settings given: every setting the service reads
  * is removed from the inherited environment first, so that an exported OPENSEARCH_URL, API_KEYS or
  * CONFIG_FILE cannot change what is measured.
@@ -399,28 +452,15 @@ async function main(): Promise<void> {
       const batch = envInt('LOAD_BULK_BATCH', 500, 1);
       const connections = envInt('LOAD_BULK_CONNECTIONS', 4, 1);
       const count = envInt('LOAD_BULK_RECORDS', 300_000, batch);
-      const index = `cloudtrail-load-${run}`;
-      const alertsIndex = `it-load-${run}-alerts`;
-      const stateIndex = `it-load-${run}-state`;
-      const templatePrefix = `it-load-${run}`;
-      // Templates of this run only, above the shared ones' priorities (200-220) so that they win for
-      // this run's indices; the service does not install its own (SETUP_ON_START=false), which would
-      // repoint the shared templates at this run's indices under other users of the node.
-      await setup(client, { cloudtrailIndexPattern: `${index}*`, alertsIndex, stateIndex, templatePrefix, priority: 5000, replicas: 0 });
+      const indices = new RunIndices(client, 'load', run);
+      const { index, alertsIndex } = indices;
       try {
-        await client.indices.create({ index });
+        await indices.create();
         let t = Date.now();
         const bodies = bulkBodies(count, keys, 2, batch, index);
         console.log(`bulk: ${fmt(bodies.length)} _bulk bodies of ${batch} index actions (${fmt(count)} records, ${fmt(keys)} keys) made in ${fmt((Date.now() - t) / 1000, 1)} s`);
         t = Date.now();
-        const service = await startService(port, {
-          OPENSEARCH_URL: openSearchUrl,
-          ALERTS_INDEX: alertsIndex,
-          STATE_INDEX: stateIndex,
-          CLOUDTRAIL_INDEX_PATTERN: `${index}*`,
-          OPENSEARCH_REPLICAS: '0',
-          SETUP_ON_START: 'false',
-        });
+        const service = await startService(port, indices.serviceSettings(openSearchUrl));
         console.log(`bulk: service (OpenSearch mode) up in ${fmt((Date.now() - t) / 1000, 1)} s`);
         const c = client;
         const openSearchCpuMs = async (): Promise<number> => {
@@ -440,10 +480,7 @@ async function main(): Promise<void> {
         const countOf = async (i: string): Promise<number> => ((await client!.count({ index: i })).body as { count: number }).count;
         results.at(-1)?.notes.push(`stored: ${fmt(await countOf(index))} CloudTrail documents, ${fmt(await countOf(alertsIndex))} alerts (warm-up included)`);
       } finally {
-        await client.indices.delete({ index: `${index},${alertsIndex}*,${stateIndex}`, ignore_unavailable: true } as never);
-        for (const kind of ['cloudtrail', 'alerts', 'state']) {
-          await client.indices.deleteIndexTemplate({ name: `${templatePrefix}-${kind}` }).catch(() => undefined);
-        }
+        await indices.remove();
       }
     }
   } finally {

@@ -38,9 +38,9 @@
  */
 import { Client } from '@opensearch-project/opensearch';
 import autocannon from 'autocannon';
-import { setup } from '../server/setup.js';
 import {
   Rotation,
+  RunIndices,
   bulkBodies,
   envInt,
   envNumber,
@@ -210,25 +210,14 @@ async function main(): Promise<void> {
 
   const settings: Record<string, string> = { STATE_MAX_KEYS: String(maxKeys) };
   let bulk: { bodies: Buffer[]; connections: number; batch: number } | undefined;
-  const index = `cloudtrail-soak-${run}`;
-  const alertsIndex = `it-soak-${run}-alerts`;
-  const stateIndex = `it-soak-${run}-state`;
-  const templatePrefix = `it-soak-${run}`;
-  if (client && openSearchUrl) {
-    // Templates of this run only (see bench/load.ts): the shared ones are left alone.
-    await setup(client, { cloudtrailIndexPattern: `${index}*`, alertsIndex, stateIndex, templatePrefix, priority: 5000, replicas: 0 });
-    await client.indices.create({ index });
-    Object.assign(settings, {
-      OPENSEARCH_URL: openSearchUrl,
-      ALERTS_INDEX: alertsIndex,
-      STATE_INDEX: stateIndex,
-      CLOUDTRAIL_INDEX_PATTERN: `${index}*`,
-      OPENSEARCH_REPLICAS: '0',
-      SETUP_ON_START: 'false',
-    });
+  const indices = client ? new RunIndices(client, 'soak', run) : undefined;
+  if (indices && openSearchUrl) {
+    // Templates of this run only (see RunIndices): the shared ones are left alone.
+    await indices.create();
+    Object.assign(settings, indices.serviceSettings(openSearchUrl));
     const bulkBatch = envInt('SOAK_BULK_BATCH', 500, 1);
     t = Date.now();
-    const bb = bulkBodies(envInt('SOAK_BULK_RECORDS', 200_000, bulkBatch), keys, 4, bulkBatch, index);
+    const bb = bulkBodies(envInt('SOAK_BULK_RECORDS', 200_000, bulkBatch), keys, 4, bulkBatch, indices.index);
     console.log(`made ${fmt(bb.length)} _bulk bodies of ${bulkBatch} in ${fmt((Date.now() - t) / 1000, 1)} s`);
     bulk = { bodies: bb, connections: envInt('SOAK_BULK_CONNECTIONS', 2, 1), batch: bulkBatch };
   }
@@ -302,8 +291,7 @@ async function main(): Promise<void> {
     keepSampling = false;
     await service.stop();
     if (client) {
-      await client.indices.delete({ index: `${index},${alertsIndex}*,${stateIndex}`, ignore_unavailable: true } as never).catch(() => undefined);
-      for (const kind of ['cloudtrail', 'alerts', 'state']) await client.indices.deleteIndexTemplate({ name: `${templatePrefix}-${kind}` }).catch(() => undefined);
+      await indices?.remove().catch(() => undefined);
       await client.close();
     }
   }
