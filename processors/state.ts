@@ -130,9 +130,10 @@ export class MemoryStateStore implements StateStore {
   constructor(options: MemoryStateOptions) {
     this.keys = new LruMap(options.maxKeys, (key, held) => {
       this.keyEvictions++;
-      this.keyEvicted(key, this.expand(held)!);
+      // Only a store that keeps something of evicted keys pays for rebuilding their state.
+      if (this.keyEvicted) this.keyEvicted(key, this.expand(held)!);
     });
-    this.principals = new LruMap(options.maxPrincipals, (principal, baseline) => this.principalEvicted(principal, baseline));
+    this.principals = new LruMap(options.maxPrincipals, (principal, baseline) => this.principalEvicted?.(principal, baseline));
     this.compact = options.compactSingleSightings ?? true;
   }
 
@@ -146,11 +147,11 @@ export class MemoryStateStore implements StateStore {
     this.holdKey(accessKeyId, state);
   }
 
-  /** Called when the LRU drops a key to make room (a store with unwritten changes keeps them). */
-  protected keyEvicted(_accessKeyId: string, _state: KeyState): void {}
+  /** Called, when a subclass defines it, as the LRU drops a key to make room (a store with unwritten changes keeps them). */
+  protected keyEvicted?(accessKeyId: string, state: KeyState): void;
 
   /** The same for a principal's baseline. */
-  protected principalEvicted(_principal: string, _baseline: PrincipalBaseline): void {}
+  protected principalEvicted?(principal: string, baseline: PrincipalBaseline): void;
 
   /** Whether memory holds the key, without making it recently used. */
   protected hasKey(accessKeyId: string): boolean {
