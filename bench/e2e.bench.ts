@@ -22,13 +22,14 @@ import { buildService } from '../server/service.js';
 import { setup } from '../server/setup.js';
 import { batches, generateRecords } from './records.js';
 import { bulkBodies, send } from './bulk-sender.js';
+import { envInt, median } from './env.js';
 
 const openSearchUrl = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
-const count = Number(process.env.BENCH_E2E_RECORDS ?? 100_000);
-const batchSize = Number(process.env.BENCH_E2E_BATCH ?? 1000);
-const concurrency = Number(process.env.BENCH_E2E_CONCURRENCY ?? 2);
-const port = Number(process.env.BENCH_E2E_PORT ?? 18_480);
-const rounds = Math.max(1, Number(process.env.BENCH_E2E_ROUNDS ?? 3));
+const count = envInt('BENCH_E2E_RECORDS', 100_000, 1);
+const batchSize = envInt('BENCH_E2E_BATCH', 1000, 1);
+const concurrency = envInt('BENCH_E2E_CONCURRENCY', 2, 1);
+const port = envInt('BENCH_E2E_PORT', 18_480);
+const rounds = envInt('BENCH_E2E_ROUNDS', 3, 1);
 const WEEK_MS = 7 * 86_400_000;
 const run = `${Date.now().toString(36)}`;
 
@@ -40,12 +41,6 @@ async function stageTimes(url: string): Promise<Map<string, number>> {
   for (const m of text.matchAll(/^impossible_travel_stage_duration_seconds_sum\{stage="([^"]+)"\} ([0-9.e+-]+)$/gm)) times.set(m[1]!, Number(m[2]));
   return times;
 }
-
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 120; i++) {

@@ -39,26 +39,11 @@ import autocannon from 'autocannon';
 import { SETTING_NAMES, packageRoot } from '../server/config.js';
 import { setup } from '../server/setup.js';
 import { SERVICE_NODE_ARGS } from '../server/runtime.js';
+import { envInt } from './env.js';
 import { batches, streamRecords, toNdjson } from './records.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared with bench/soak.ts
-
-export function envInt(name: string, fallback: number, min = 0): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number >= ${min}, not "${raw}"`);
-  return value;
-}
-
-export function envNumber(name: string, fallback: number, min = 0): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw.replace(/_/g, ''));
-  if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number >= ${min}, not "${raw}"`);
-  return value;
-}
 
 export const fmt = (n: number, digits = 0): string =>
   n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });

@@ -23,11 +23,12 @@ import { setup } from '../server/setup.js';
 import { generateRecords } from './records.js';
 import { SERVICE_NODE_ARGS } from '../server/runtime.js';
 import { bulkBodies, send } from './bulk-sender.js';
+import { envInt } from './env.js';
 
 const openSearchUrl = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
-const count = Number(process.env.BENCH_ML_RECORDS ?? 20_000);
-const batchSize = Number(process.env.BENCH_ML_BATCH ?? 500);
-const concurrency = Number(process.env.BENCH_ML_CONCURRENCY ?? 2);
+const count = envInt('BENCH_ML_RECORDS', 20_000, 1);
+const batchSize = envInt('BENCH_ML_BATCH', 500, 1);
+const concurrency = envInt('BENCH_ML_CONCURRENCY', 2, 1);
 const run = Date.now().toString(36);
 
 

@@ -35,19 +35,12 @@ import { MemoryStateStore } from '../processors/state.js';
 import { loadConfig, packageRoot, type Config } from '../server/config.js';
 import { decodeText, readRecords } from '../server/input.js';
 import { silentLogger, type Logger } from '../server/log.js';
+import { envInt, median } from './env.js';
 import { AWS_REGIONS, METROS, batches, distinctKeyRecords, streamRecords, toNdjson, toS3LogFile, type Incident } from './records.js';
 
 const THROUGHPUT_TARGET = 0.7;
 const MEMORY_TARGET_MB = 300;
 const CHUNK_BODIES = 20;
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number, not "${raw}"`);
-  return value;
-}
 
 const RECORDS = envInt('BENCH_RECORDS', 200_000);
 const KEYS = envInt('BENCH_KEYS', 5_000);
@@ -68,12 +61,6 @@ const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const fixed = (n: number, digits = 2): string => n.toFixed(digits);
 const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
 const pad = (s: string, n: number): string => s.padStart(n);
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 function line(label: string, value: string): void {
   console.log(`${label.padEnd(12)}${value}`);

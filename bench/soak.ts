@@ -42,8 +42,6 @@ import {
   Rotation,
   RunIndices,
   bulkBodies,
-  envInt,
-  envNumber,
   enrichBodies,
   fmt,
   loadAverage,
@@ -53,6 +51,7 @@ import {
   startService,
   type RunningService,
 } from './load.js';
+import { envInt, envNumber } from './env.js';
 
 const MIB = 2 ** 20;
 
