@@ -7,7 +7,7 @@ import { BlockList, isIP } from 'node:net';
  */
 
 // IANA special-purpose registries (RFC 6890 and successors), plus multicast and the "class E" block.
-const RESERVED_V4 = [
+export const RESERVED_V4: readonly string[] = [
   '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12',
   '192.0.0.0/24', '192.0.2.0/24', '192.31.196.0/24', '192.52.193.0/24', '192.88.99.0/24',
   '192.168.0.0/16', '192.175.48.0/24', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24',
@@ -29,19 +29,67 @@ function addCidr(list: BlockList, cidr: string): void {
   list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
 }
 
-const reserved = new BlockList();
-for (const cidr of RESERVED_V4) addCidr(reserved, cidr);
-for (const cidr of RESERVED_V6) addCidr(reserved, cidr);
+const reservedV6 = new BlockList();
+for (const cidr of RESERVED_V6) addCidr(reservedV6, cidr);
 
 const V4_MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 
+/**
+ * The value of a dotted-quad IPv4 address as an unsigned 32-bit number, or -1 when the text is not
+ * one. The rules are Node's `isIP`: four parts of 0 to 255, no leading zeros (`08.1.2.3` is not an
+ * address), nothing else. Every record's `sourceIPAddress` comes through here, and this is several
+ * times cheaper than the regular expression `isIP` runs.
+ */
+export function ipv4Value(text: string): number {
+  const n = text.length;
+  if (n < 7 || n > 15) return -1;
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && part === 0) return -1; // a leading zero
+      part = part * 10 + (c - 48);
+      if (part > 255) return -1;
+      digits++;
+    } else {
+      return -1;
+    }
+  }
+  return dots === 3 && digits > 0 ? value * 256 + part : -1;
+}
+
+/** RESERVED_V4 as [first, last] address values, checked by comparison instead of a BlockList. */
+const RESERVED_V4_RANGES: readonly (readonly [number, number])[] = RESERVED_V4.map((cidr) => {
+  const [address, bits] = cidr.split('/') as [string, string];
+  const first = ipv4Value(address);
+  const size = 2 ** (32 - Number(bits));
+  if (first < 0 || first % size !== 0) throw new Error(`RESERVED_V4 entry "${cidr}" is not a network address`);
+  return [first, first + size - 1] as const;
+});
+
+function isReservedV4(value: number): boolean {
+  for (const [first, last] of RESERVED_V4_RANGES) if (value >= first && value <= last) return true;
+  return false;
+}
+
 /** 4 or 6 for a valid address, 0 otherwise (Node rejects leading zeros such as `08.1.2.3`). */
 export function ipFamily(value: string): 0 | 4 | 6 {
-  return isIP(value) as 0 | 4 | 6;
+  if (ipv4Value(value) >= 0) return 4;
+  return value.includes(':') && isIP(value) === 6 ? 6 : 0;
 }
 
 /** The address with IPv4-mapped IPv6 (`::ffff:1.2.3.4`) reduced to its IPv4 form. */
 export function canonicalIp(ip: string): string {
+  if (!ip.includes(':')) return ip;
   const mapped = V4_MAPPED.exec(ip);
   return mapped ? mapped[1]! : ip;
 }
@@ -49,9 +97,9 @@ export function canonicalIp(ip: string): string {
 /** True for a valid address outside every private, loopback, link-local, CGNAT or reserved range. */
 export function isPublicIp(ip: string): boolean {
   const address = canonicalIp(ip);
-  const family = isIP(address);
-  if (family === 0) return false;
-  return !reserved.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  const v4 = ipv4Value(address);
+  if (v4 >= 0) return !isReservedV4(v4);
+  return address.includes(':') && isIP(address) === 6 && !reservedV6.check(address, 'ipv6');
 }
 
 /** A set of CIDRs (e.g. corporate VPN egress) checked in O(prefixes). Throws naming a bad entry. */

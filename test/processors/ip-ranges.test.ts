@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { BlockList, isIP } from 'node:net';
+import { RESERVED_V4, canonicalIp, ipFamily, ipv4Value, isPublicIp } from '../../processors/ip-ranges.js';
+
+/** A small deterministic generator (mulberry32), so a failure names a reproducible input. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const dotted = (value: number): string => [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
+
+describe('processors/ip-ranges', () => {
+  describe('ipv4Value', () => {
+    it('reads dotted quads as Node does, and rejects what Node rejects', () => {
+      const cases = [
+        '0.0.0.0', '255.255.255.255', '1.2.3.4', '10.0.0.1', '192.168.1.100', '99.99.99.99',
+        '256.1.1.1', '1.2.3.256', '01.2.3.4', '1.2.3.04', '00.0.0.0', '1.2.3', '1.2.3.4.5', '1..2.3',
+        '.1.2.3', '1.2.3.', '1.2.3.4 ', ' 1.2.3.4', '1.2.3.-4', '1.2.3.4a', '', 'AWS Internal',
+        'ec2.amazonaws.com', '::1', '::ffff:1.2.3.4', '1234.1.1.1', '1.2.3.1000', '１.2.3.4',
+      ];
+      for (const text of cases) {
+        assert.equal(ipv4Value(text) >= 0, isIP(text) === 4, `"${text}"`);
+      }
+      assert.equal(ipv4Value('1.2.3.4'), 0x01020304);
+      assert.equal(ipv4Value('255.255.255.255'), 0xffffffff);
+      assert.equal(ipv4Value('0.0.0.0'), 0);
+    });
+
+    it('agrees with Node on 20,000 generated strings of digits, dots and noise', () => {
+      const next = random(7);
+      const alphabet = '0123456789.....:a ';
+      for (let i = 0; i < 20_000; i++) {
+        const length = 1 + Math.floor(next() * 16);
+        let text = '';
+        for (let j = 0; j < length; j++) text += alphabet[Math.floor(next() * alphabet.length)];
+        assert.equal(ipv4Value(text) >= 0, isIP(text) === 4, `"${text}"`);
+      }
+    });
+
+    it('gives back the value it was printed from, for every octet value', () => {
+      const next = random(11);
+      for (let i = 0; i < 5_000; i++) {
+        const value = Math.floor(next() * 2 ** 32);
+        assert.equal(ipv4Value(dotted(value)), value);
+      }
+    });
+  });
+
+  describe('ipFamily and canonicalIp', () => {
+    it('tells IPv4, IPv6 and neither apart', () => {
+      assert.equal(ipFamily('203.0.113.9'), 4);
+      assert.equal(ipFamily('2a00:1450:4009:81f::200e'), 6);
+      assert.equal(ipFamily('::ffff:8.8.8.8'), 6);
+      assert.equal(ipFamily('AWS Internal'), 0);
+      assert.equal(ipFamily('ec2.amazonaws.com'), 0);
+      assert.equal(ipFamily('1:2'), 0);
+    });
+
+    it('reduces IPv4-mapped IPv6 to IPv4 and leaves everything else as it is', () => {
+      assert.equal(canonicalIp('::ffff:8.8.8.8'), '8.8.8.8');
+      assert.equal(canonicalIp('::FFFF:8.8.8.8'), '8.8.8.8');
+      assert.equal(canonicalIp('8.8.8.8'), '8.8.8.8');
+      assert.equal(canonicalIp('2a00:1450::1'), '2a00:1450::1');
+    });
+  });
+
+  describe('isPublicIp', () => {
+    it('answers as a BlockList of the reserved IPv4 ranges does, at and around every range edge', () => {
+      const oracle = new BlockList();
+      for (const cidr of RESERVED_V4) {
+        const [address, bits] = cidr.split('/') as [string, string];
+        oracle.addSubnet(address, Number(bits), 'ipv4');
+      }
+      const probes = new Set<number>([0, 0xffffffff]);
+      for (const cidr of RESERVED_V4) {
+        const [address, bits] = cidr.split('/') as [string, string];
+        const first = ipv4Value(address);
+        const last = first + 2 ** (32 - Number(bits)) - 1;
+        for (const v of [first - 1, first, first + 1, last - 1, last, last + 1]) if (v >= 0 && v <= 0xffffffff) probes.add(v);
+      }
+      const next = random(3);
+      for (let i = 0; i < 5_000; i++) probes.add(Math.floor(next() * 2 ** 32));
+      for (const value of probes) {
+        const text = dotted(value);
+        assert.equal(isPublicIp(text), !oracle.check(text, 'ipv4'), text);
+      }
+    });
+
+    it('knows the usual suspects', () => {
+      for (const ip of ['8.8.8.8', '1.1.1.1', '81.2.69.142', '::ffff:8.8.8.8', '2a00:1450:4009:81f::200e']) assert.equal(isPublicIp(ip), true, ip);
+      for (const ip of [
+        '10.1.2.3', '172.16.0.1', '192.168.0.1', '100.64.0.1', '127.0.0.1', '169.254.169.254', '192.0.2.1', '224.0.0.1',
+        '255.255.255.255', '::ffff:10.0.0.1', '::1', 'fe80::1', 'fd00::1', '2001:db8::1', 'AWS Internal', 'ec2.amazonaws.com', '',
+      ]) {
+        assert.equal(isPublicIp(ip), false, ip);
+      }
+    });
+  });
+});
