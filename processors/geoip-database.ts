@@ -3,6 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import { Reader, type Response } from 'maxmind';
 import { ServiceError } from '../server/errors.js';
+import { GenerationalCache } from './generational-cache.js';
 import { canonicalIp, ipFamily, isPublicIp } from './ip-ranges.js';
 import type { GeoResult } from './types.js';
 
@@ -96,7 +97,7 @@ function fileSignature(path: string): string {
   return `${st.ino}:${st.size}:${st.mtimeMs}`;
 }
 
-function loadFile(path: string): LoadedFile {
+function loadFile(path: string, recordCacheSize: number): LoadedFile {
   let buffer: Buffer;
   let signature: string;
   try {
@@ -107,8 +108,10 @@ function loadFile(path: string): LoadedFile {
   }
   let reader: Reader<Response>;
   try {
-    // Our own LRU sits in front (keyed by address), so the reader's record cache would only duplicate it.
-    reader = new Reader<Response>(buffer);
+    // Many addresses share one record (a city's networks point at one entry of the data section),
+    // so the reader caches decoded records by their offset: a new address in a known city costs a
+    // walk down the tree, and the record comes back as the same object (see GeoIpDatabase.place).
+    reader = new Reader<Response>(buffer, recordCacheSize > 0 ? { cache: new LRUCache<number, object>({ max: recordCacheSize }) } : {});
   } catch (err) {
     throw new ServiceError('geoip_unavailable', `${path} is not a MaxMind DB (MMDB) file: ${(err as Error).message}`);
   }
@@ -152,9 +155,18 @@ export interface GeoIpDatabaseOptions {
   readonly cacheSize: number;
 }
 
+/** Where a database record places an address, worked out once per record. */
+interface Place {
+  readonly geo: GeoResult;
+  readonly ecsGeo: Readonly<Record<string, unknown>>;
+}
+
 export class GeoIpDatabase extends EventEmitter {
   private files: LoadedFile[];
-  private readonly cache: LRUCache<string, AddressInfo> | undefined;
+  /** Keyed by address as the record carried it. Every record pays a read here: one Map lookup on a hit. */
+  private readonly cache: GenerationalCache<string, AddressInfo> | undefined;
+  /** Per decoded record (the reader hands back one object per record while it caches it). */
+  private places = new WeakMap<object, Place | null>();
   private timer: NodeJS.Timeout | undefined;
   lookups = 0;
   misses = 0;
@@ -163,8 +175,8 @@ export class GeoIpDatabase extends EventEmitter {
   constructor(private readonly options: GeoIpDatabaseOptions) {
     super();
     if (options.paths.length === 0) throw new ServiceError('geoip_unavailable', 'no GeoIP database file given');
-    this.files = options.paths.map(loadFile);
-    this.cache = options.cacheSize > 0 ? new LRUCache({ max: options.cacheSize }) : undefined;
+    this.files = options.paths.map((path) => loadFile(path, options.cacheSize));
+    this.cache = options.cacheSize > 0 ? new GenerationalCache(options.cacheSize) : undefined;
     if (options.reloadIntervalMs > 0) {
       this.timer = setInterval(() => this.reloadIfChanged(), options.reloadIntervalMs);
       this.timer.unref();
@@ -191,27 +203,40 @@ export class GeoIpDatabase extends EventEmitter {
     let info = this.cache?.get(ip);
     if (!info) {
       const address = canonicalIp(ip);
-      const geo = this.lookupUncached(address);
-      info = { ip: address, routable: isPublicIp(address), geo, ecsGeo: geo && toEcsGeo(geo) };
+      const place = this.lookupUncached(address);
+      info = { ip: address, routable: isPublicIp(address), geo: place?.geo, ecsGeo: place?.ecsGeo };
       this.cache?.set(ip, info);
     }
     if (!info.geo) this.misses++;
     return info;
   }
 
-  private lookupUncached(ip: string): GeoResult | undefined {
-    const address = canonicalIp(ip);
+  private lookupUncached(address: string): Place | undefined {
     const family = ipFamily(address);
     if (family === 0) return undefined;
     for (const file of this.files) {
       if (family === 6 && file.ipVersion === 4) continue;
       const record = file.reader.get(address);
       if (record && typeof record === 'object') {
-        const result = toGeoResult(record as AnyCityRecord);
-        if (result) return result;
+        const place = this.place(record);
+        if (place) return place;
       }
     }
     return undefined;
+  }
+
+  /**
+   * The GeoResult and ECS object of a record, shared by every address the record covers: fewer
+   * objects held by the address cache, and no mapping per new address of a known place.
+   */
+  private place(record: object): Place | undefined {
+    let place = this.places.get(record);
+    if (place === undefined) {
+      const geo = toGeoResult(record as AnyCityRecord);
+      place = geo ? { geo, ecsGeo: toEcsGeo(geo) } : null;
+      this.places.set(record, place);
+    }
+    return place ?? undefined;
   }
 
   /** Re-reads the files if any changed on disk; a broken new file is reported and the old one kept. */
@@ -225,12 +250,13 @@ export class GeoIpDatabase extends EventEmitter {
     }
     if (!changed) return false;
     try {
-      this.files = this.options.paths.map(loadFile);
+      this.files = this.options.paths.map((path) => loadFile(path, this.options.cacheSize));
     } catch (err) {
       this.emit('reloadError', err);
       return false;
     }
     this.cache?.clear();
+    this.places = new WeakMap();
     this.emit('reload', this.description);
     return true;
   }

@@ -70,6 +70,20 @@ describe('processors/geoip-database', () => {
       assert.notEqual(db.lookup(IP.tokyo)?.placeKey, db.lookup(IP.london)?.placeKey);
     });
 
+    it('two addresses of one record share its GeoResult and source.geo objects; without a cache they are equal copies', () => {
+      const cached = open([geoFixture().cityPath]);
+      const a = cached.resolve(IP.london);
+      const b = cached.resolve(IP.london2);
+      assert.notEqual(a, b, 'one entry per address');
+      assert.equal(a.geo, b.geo);
+      assert.equal(a.ecsGeo, b.ecsGeo);
+      const uncached = open([geoFixture().cityPath], 0);
+      const c = uncached.resolve(IP.london);
+      const d = uncached.resolve(IP.london2);
+      assert.deepEqual(c.ecsGeo, a.ecsGeo);
+      assert.deepEqual(d.geo, a.geo);
+    });
+
     it('describes its files: path, type, build time, IP version', () => {
       const db = open([geoFixture().cityPath]);
       assert.deepEqual(db.description, [
