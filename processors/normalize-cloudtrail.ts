@@ -15,27 +15,74 @@ export interface NormalizeCloudTrailOptions {
   readonly tag?: string;
 }
 
+/** The text after `marker/<one or more characters but "/">/` in an ARN, as `/marker\/[^/]+\/(.+)$/` would find it. */
+function afterArnPart(arn: string, marker: string, pattern: RegExp): string | undefined {
+  // The first occurrence answers in almost every ARN; anything unusual goes to the regular expression.
+  const at = arn.indexOf(marker);
+  if (at === -1) return undefined;
+  const nameStart = at + marker.length;
+  const slash = arn.indexOf('/', nameStart);
+  if (slash > nameStart && slash < arn.length - 1 && !LINE_BREAK.test(arn)) return arn.slice(slash + 1);
+  return pattern.exec(arn)?.[1];
+}
+
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
+const ASSUMED_ROLE = /:assumed-role\/[^/]+\/(.+)$/;
+const FEDERATED_USER = /:federated-user\/(.+)$/;
+
 /** The name a person would recognise for the identity, by `userIdentity.type`. */
 export function sessionName(identity: Record<string, unknown>): string | undefined {
   const type = identity.type;
   const arn = typeof identity.arn === 'string' ? identity.arn : undefined;
   switch (type) {
-    case 'AssumedRole': {
+    case 'AssumedRole':
       // arn:aws:sts::123456789012:assumed-role/RoleName/session-name (the session name may hold '/')
-      const match = arn && /:assumed-role\/[^/]+\/(.+)$/.exec(arn);
-      return match ? match[1] : undefined;
-    }
+      return arn ? afterArnPart(arn, ':assumed-role/', ASSUMED_ROLE) : undefined;
     case 'IAMUser':
       return typeof identity.userName === 'string' && identity.userName ? identity.userName : undefined;
     case 'Root':
       return 'root';
     case 'FederatedUser': {
-      const match = arn && /:federated-user\/(.+)$/.exec(arn);
+      const match = arn && FEDERATED_USER.exec(arn);
       return match ? match[1] : undefined;
     }
     default:
       return undefined;
   }
+}
+
+/** The value of `length` decimal digits at `start`, or -1 if any is not a digit. */
+function digits(text: string, start: number, length: number): number {
+  let value = 0;
+  for (let i = start; i < start + length; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/**
+ * Milliseconds since the epoch of an event time. CloudTrail writes `2024-03-04T09:00:00Z`; that
+ * form is read digit by digit (a tenth of what Date.parse costs), any other goes to Date.parse,
+ * and the two agree on every input, out-of-range days included (Date.parse rolls 02-30 over).
+ */
+export function parseEventTime(text: string): number {
+  if (
+    text.length === 20 && text.charCodeAt(4) === 45 && text.charCodeAt(7) === 45 && text.charCodeAt(10) === 84 &&
+    text.charCodeAt(13) === 58 && text.charCodeAt(16) === 58 && text.charCodeAt(19) === 90
+  ) {
+    const year = digits(text, 0, 4);
+    const month = digits(text, 5, 2);
+    const day = digits(text, 8, 2);
+    const hour = digits(text, 11, 2);
+    const minute = digits(text, 14, 2);
+    const second = digits(text, 17, 2);
+    if (year >= 1000 && month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 59) {
+      return Date.UTC(year, month - 1, day, hour, minute, second);
+    }
+  }
+  return Date.parse(text);
 }
 
 /**
@@ -65,7 +112,7 @@ export class NormalizeCloudTrail implements Processor {
     const eventTime = doc.eventTime;
     const timeText = typeof eventTime === 'string' ? eventTime : typeof doc['@timestamp'] === 'string' ? (doc['@timestamp'] as string) : undefined;
     if (timeText !== undefined) {
-      const ms = Date.parse(timeText);
+      const ms = parseEventTime(timeText);
       if (Number.isFinite(ms)) {
         facts.timestampMs = ms;
         if (typeof eventTime === 'string') doc['@timestamp'] = eventTime;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { NormalizeCloudTrail, TYPE, principalOf, sessionName } from '../../processors/normalize-cloudtrail.js';
+import { NormalizeCloudTrail, TYPE, parseEventTime, principalOf, sessionName } from '../../processors/normalize-cloudtrail.js';
 import type { Context, Doc, DocFacts } from '../../processors/types.js';
 import { ConfigError } from '../../server/errors.js';
 import { silentLogger } from '../../server/log.js';
@@ -44,6 +44,33 @@ describe('processors/normalize-cloudtrail', () => {
       const { doc, facts } = run(cloudTrailRecord({ key: 'AKIAEXAMPLE0001', ip: IP.london, at: T0, extra: { eventTime: 'yesterday-ish' } }));
       assert.equal('@timestamp' in doc, false);
       assert.equal(facts.timestampMs, undefined);
+    });
+  });
+
+  describe('parseEventTime', () => {
+    it('agrees with Date.parse on CloudTrail times, other ISO forms, out-of-range fields and junk', () => {
+      const cases = [
+        '2024-03-04T09:00:00Z', '1970-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '2024-02-29T12:00:00Z',
+        '2023-02-29T12:00:00Z', '2024-02-31T00:00:00Z', '2024-04-31T10:00:00Z', '2024-13-01T00:00:00Z',
+        '2024-00-10T00:00:00Z', '2024-01-00T00:00:00Z', '2024-01-32T00:00:00Z', '2024-01-01T24:00:00Z',
+        '2024-01-01T23:60:00Z', '2024-01-01T23:59:60Z', '0999-01-01T00:00:00Z', '0050-01-01T00:00:00Z',
+        '2024-03-04T09:00:00.123Z', '2024-03-04T09:00:00+02:00', '2024-03-04 09:00:00Z', '2024-03-04T09:00:00z',
+        '2024-03-04T09:0a:00Z', '2024-3-04T09:00:00Z', '-024-03-04T09:00:00Z', 'yesterday', '',
+      ];
+      for (const text of cases) assert.equal(parseEventTime(text), Date.parse(text), text);
+    });
+
+    it('agrees with Date.parse on 20,000 generated times with digits anywhere in range or out of it', () => {
+      let seed = 5;
+      const next = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed % n;
+      };
+      const two = (n: number): string => String(n).padStart(2, '0');
+      for (let i = 0; i < 20_000; i++) {
+        const text = `${String(next(10_000)).padStart(4, '0')}-${two(next(15))}-${two(next(34))}T${two(next(26))}:${two(next(62))}:${two(next(62))}Z`;
+        assert.equal(parseEventTime(text), Date.parse(text), text);
+      }
     });
   });
 
@@ -141,6 +168,26 @@ describe('processors/normalize-cloudtrail', () => {
         assert.equal('session_name' in identity(run(record).doc), false);
       });
     }
+
+    it('sessionName() reads role session names as the ARN pattern /:assumed-role\\/[^/]+\\/(.+)$/ does, odd ARNs included', () => {
+      const pattern = /:assumed-role\/[^/]+\/(.+)$/;
+      const arns = [
+        'arn:aws:sts::123456789012:assumed-role/Admin/alice@example.com',
+        'arn:aws:sts::123456789012:assumed-role/Admin/i-0abc/with/slashes',
+        'arn:aws:sts::123456789012:assumed-role/Admin/',
+        'arn:aws:sts::123456789012:assumed-role//alice',
+        'arn:aws:sts::123456789012:assumed-role/Admin',
+        'arn:aws:sts::1:assumed-role//x:assumed-role/Second/bob',
+        'arn:aws:sts::1:assumed-role/Admin/line\nbreak',
+        'arn:aws:sts::1:assumed-role/Admin/\u2028',
+        'arn:aws:iam::1:user/alice',
+        ':assumed-role/R/s',
+        '',
+      ];
+      for (const arn of arns) {
+        assert.equal(sessionName({ type: 'AssumedRole', arn }), pattern.exec(arn)?.[1], JSON.stringify(arn));
+      }
+    });
 
     it('sessionName() and principalOf() agree with the processor for each identity type', () => {
       assert.equal(sessionName({ type: 'IAMUser', userName: '' }), undefined, 'an empty user name is no name');
