@@ -9,8 +9,9 @@
  *  - the bare pass: bytes to text (with the service's own decoder, `decodeText`), `JSON.parse` of every
  *    record, `JSON.stringify` of the result;
  *  - the pipeline: what POST /enrich does with it, minus HTTP: `readRecords` (server/input.ts),
- *    `pipeline.run` with the real GeoIP database and a MemoryStateStore, `JSON.stringify` of
- *    `{docs, alerts}`.
+ *    `pipeline.run` with the real GeoIP database and a MemoryStateStore, and the answer's text
+ *    `{docs, alerts}` as the route writes it (`answerJson`: each record's own line with the
+ *    added fields spliced in, server/doc-json.ts).
  * After a warm-up, each round runs both over all bodies, alternating every 20 bodies (so that
  * other processes on the machine weigh on both alike), with a fresh GeoIP cache and a fresh
  * state, as a newly started service would see them. The figure is the pipeline's throughput over
@@ -33,8 +34,10 @@ import { GeoIpDatabase } from '../processors/geoip-database.js';
 import { createPipeline, isItemError, type Pipeline } from '../processors/pipeline.js';
 import { MemoryStateStore } from '../processors/state.js';
 import { loadConfig, packageRoot, type Config } from '../server/config.js';
+import type { SourceText } from '../server/doc-json.js';
 import { decodeText, readRecords } from '../server/input.js';
 import { silentLogger, type Logger } from '../server/log.js';
+import { answerJson } from '../server/routes/enrich.js';
 import { envInt, median } from './env.js';
 import { AWS_REGIONS, METROS, batches, distinctKeyRecords, streamRecords, toNdjson, toS3LogFile, type Incident } from './records.js';
 
@@ -114,9 +117,11 @@ interface PassOutput {
 
 /** What POST /enrich does with a body, minus HTTP (and, if `serialise` is false, the answer). */
 async function pipelinePass(service: Service, body: Buffer, maxBytes: number, out: PassOutput, serialise = true): Promise<void> {
-  const records = readRecords(body, { contentType: CONTENT_TYPE, contentEncoding: undefined, maxBytes });
+  const texts: (SourceText | undefined)[] = [];
+  const records = readRecords(body, { contentType: CONTENT_TYPE, contentEncoding: undefined, maxBytes }, texts);
   const result = await service.pipeline.run(records, service.log.child({ route: 'enrich' }));
-  if (serialise) out.bytes += JSON.stringify(result).length;
+  // The answer POST /enrich sends (without OpenSearch): the same function writes it.
+  if (serialise) out.bytes += answerJson({ docs: result.docs, alerts: result.alerts }, texts).length;
   for (const alert of result.alerts) out.alerts.push(alert);
   for (const doc of result.docs) if (isItemError(doc)) throw new Error(`a record failed: ${JSON.stringify(doc)}`);
 }

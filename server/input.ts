@@ -1,5 +1,6 @@
 import { isAscii } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
+import { sourceText, type SourceText } from './doc-json.js';
 import { InputError, itemError } from './errors.js';
 import { UnreadableRecord } from '../processors/pipeline.js';
 import { isPlainObject } from '../processors/types.js';
@@ -134,8 +135,12 @@ export function unwrap(value: unknown, out: unknown[], depth = 0, budget: Inflat
   out.push(value);
 }
 
-/** Splits NDJSON; a line that is not JSON becomes an UnreadableRecord naming its line number. */
-export function parseNdjson(text: string, out: unknown[], budget?: InflateBudget): void {
+/**
+ * Splits NDJSON; a line that is not JSON becomes an UnreadableRecord naming its line number. With
+ * `texts`, each record's line is kept at the record's index (see server/doc-json.ts), when the
+ * line was the record alone.
+ */
+export function parseNdjson(text: string, out: unknown[], budget?: InflateBudget, texts?: (SourceText | undefined)[]): void {
   let start = 0;
   let line = 0;
   while (start <= text.length) {
@@ -153,7 +158,13 @@ export function parseNdjson(text: string, out: unknown[], budget?: InflateBudget
       continue;
     }
     // A line is a whole body of its own: an array on a line is a list of records.
+    const before = out.length;
     unwrap(value, out, 0, budget);
+    if (texts) {
+      const single = out.length === before + 1 && out[before] === value && isPlainObject(value);
+      texts[before] = single ? sourceText(value as Record<string, unknown>, raw) : undefined;
+      texts.length = out.length;
+    }
   }
 }
 
@@ -165,8 +176,12 @@ export interface BodyInfo {
   readonly maxRecords?: number;
 }
 
-/** The records in a request body, in order. Throws InputError when the body as a whole is unreadable. */
-export function readRecords(body: Buffer, info: BodyInfo): unknown[] {
+/**
+ * The records in a request body, in order. Throws InputError when the body as a whole is
+ * unreadable. With `texts`, an NDJSON record's own line is kept at its index, for writing the
+ * document back (server/doc-json.ts).
+ */
+export function readRecords(body: Buffer, info: BodyInfo, texts?: (SourceText | undefined)[]): unknown[] {
   const decoded = decodeBody(body, info.contentEncoding, info.maxBytes);
   const text = decodeText(decoded);
   if (text === undefined) throw new InputError('body_unparseable', 'the body is not valid UTF-8');
@@ -174,7 +189,7 @@ export function readRecords(body: Buffer, info: BodyInfo): unknown[] {
   // Envelopes inside the body (CloudWatch Logs' base64 gzip) inflate within what is left of the limit.
   const budget: InflateBudget = { remaining: info.maxBytes - decoded.length };
   if (isNdjson(info.contentType)) {
-    parseNdjson(text, out, budget);
+    parseNdjson(text, out, budget, texts);
     return checkCount(out, info.maxRecords);
   }
   if (text.trim().length === 0) throw new InputError('body_unparseable', 'the body is empty; send CloudTrail JSON');

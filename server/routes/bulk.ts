@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AlertSink } from '../app.js';
 import { InputError, ServiceError, errorMessage } from '../errors.js';
 import { applyFilterPath } from '../filter-path.js';
+import { docJson, sourceText, type SourceText } from '../doc-json.js';
 import { decodeBody, decodeText } from '../input.js';
 import { upstreamError, type BulkItemResult, type BulkResponseItem } from '../opensearch-errors.js';
 import { isItemError, type Pipeline } from '../../processors/pipeline.js';
@@ -52,9 +53,11 @@ function itemFailure(type: string, reason: string, status = 400): BulkItemResult
 }
 
 /** Splits the NDJSON body into actions and their sources; a malformed action line fails the request, as in OpenSearch. */
-export function parseBulkBody(text: string): { actions: ClientAction[]; records: unknown[] } {
+export function parseBulkBody(text: string): { actions: ClientAction[]; records: unknown[]; texts: (SourceText | undefined)[] } {
   const actions: ClientAction[] = [];
   const records: unknown[] = [];
+  /** Each record's source line, where it was the record alone (server/doc-json.ts). */
+  const texts: (SourceText | undefined)[] = [];
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n]!.trim();
@@ -110,13 +113,15 @@ export function parseBulkBody(text: string): { actions: ClientAction[]; records:
       for (const r of source.Records) {
         action.records.push(records.length);
         records.push(r);
+        texts.push(undefined);
       }
     } else {
       action.records.push(records.length);
       records.push(source);
+      texts.push(sourceText(source, sourceLine.trim()));
     }
   }
-  return { actions, records };
+  return { actions, records, texts };
 }
 
 /** The answer for an action whose records went to OpenSearch as several documents. */
@@ -174,7 +179,7 @@ export function bulkRoute(deps: BulkDeps) {
       const body = decodeBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), undefined, deps.maxBodyBytes);
       const text = decodeText(body);
       if (text === undefined) throw new InputError('body_unparseable', 'the bulk body is not valid UTF-8');
-      const { actions, records } = parseBulkBody(text);
+      const { actions, records, texts } = parseBulkBody(text);
       if (actions.length === 0) throw new InputError('body_unparseable', 'request body is required: no action in the bulk body');
       if (records.length > deps.maxRecords) {
         throw new InputError('body_too_large', `the bulk body holds ${records.length} records, more than MAX_RECORDS_PER_REQUEST (${deps.maxRecords})`, 413);
@@ -209,7 +214,7 @@ export function bulkRoute(deps: BulkDeps) {
         const sources: string[] = [];
         for (const r of action.records) {
           try {
-            sources.push(JSON.stringify(docs[r] as Doc));
+            sources.push(docJson(docs[r] as Doc, texts[r]));
           } catch (err) {
             action.result = itemFailure('mapper_parsing_exception', `the document cannot be written back as JSON (${errorMessage(err)}): nested too deeply?`);
             break;

@@ -3,6 +3,7 @@ import type { AppDeps } from '../app.js';
 import { errorMessage, itemError } from '../errors.js';
 import type { ItemError } from '../errors.js';
 import type { Doc } from '../../processors/types.js';
+import { docJson, type SourceText } from '../doc-json.js';
 import { readRecords } from '../input.js';
 import type { BatchResult } from '../../processors/pipeline.js';
 
@@ -16,17 +17,22 @@ export function enrichRoute(deps: AppDeps) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     try {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const records = readRecords(body, {
-        contentType: req.get('content-type'),
-        contentEncoding: undefined, // body-parser inflated it
-        maxBytes: deps.config.maxBodyBytes,
-        maxRecords: deps.config.maxRecordsPerRequest,
-      });
+      const texts: (SourceText | undefined)[] = [];
+      const records = readRecords(
+        body,
+        {
+          contentType: req.get('content-type'),
+          contentEncoding: undefined, // body-parser inflated it
+          maxBytes: deps.config.maxBodyBytes,
+          maxRecords: deps.config.maxRecordsPerRequest,
+        },
+        texts,
+      );
       const log = deps.log.child({ route: 'enrich' });
       const result = await deps.pipeline.run(records, log, { stateRequired: false });
       const { docs, alerts, stateDurable } = result;
       if (!deps.alertSink) {
-        sendJson(res, { docs, alerts });
+        sendJson(res, { docs, alerts }, texts);
         deps.metrics?.recordsOut.inc({ route: 'enrich' }, docs.length);
         return;
       }
@@ -44,7 +50,7 @@ export function enrichRoute(deps: AppDeps) {
         }
       }
       deps.metrics?.recordsOut.inc({ route: 'enrich' }, docs.length);
-      sendJson(res, { docs, alerts, alerts_stored: alertsStored, ...stateFields(result), ...(warnings.length > 0 ? { warnings } : {}) });
+      sendJson(res, { docs, alerts, alerts_stored: alertsStored, ...stateFields(result), ...(warnings.length > 0 ? { warnings } : {}) }, texts);
     } catch (err) {
       next(err);
     }
@@ -60,25 +66,28 @@ export function stateFields(result: Pick<BatchResult, 'stateDurable' | 'statePen
 }
 
 /**
- * JSON.parse accepts nesting that JSON.stringify cannot write back (it recurses, and a record
- * nested thousands of levels deep overflows the stack). The answer is serialised once; only if
- * that fails are the records tried one by one, and those that cannot be written become error
- * entries in their place.
+ * The answer's JSON text. Documents are written by `docJson` (their own text with the added
+ * fields spliced in, where `texts` has the record's line). JSON.parse accepts nesting that
+ * JSON.stringify cannot write back (it recurses, and a record nested thousands of levels deep
+ * overflows the stack): a document that cannot be written becomes an error entry in its place.
  */
-export function sendJson(res: Response, answer: { docs: (Doc | ItemError)[] } & Record<string, unknown>): void {
-  let text: string;
-  try {
-    text = JSON.stringify(answer);
-  } catch {
-    const docs = answer.docs;
-    for (let i = 0; i < docs.length; i++) {
-      try {
-        JSON.stringify(docs[i]);
-      } catch (err) {
-        docs[i] = itemError('record_unparseable', `record ${i} cannot be written back as JSON (${errorMessage(err)}): nested too deeply?`);
-      }
+export function answerJson(answer: { docs: (Doc | ItemError)[] } & Record<string, unknown>, texts: readonly (SourceText | undefined)[] = []): string {
+  const { docs, ...rest } = answer;
+  let text = '{"docs":[';
+  for (let i = 0; i < docs.length; i++) {
+    let json: string;
+    try {
+      json = docJson(docs[i]!, texts[i]);
+    } catch (err) {
+      docs[i] = itemError('record_unparseable', `record ${i} cannot be written back as JSON (${errorMessage(err)}): nested too deeply?`);
+      json = JSON.stringify(docs[i]);
     }
-    text = JSON.stringify(answer);
+    text += i === 0 ? json : `,${json}`;
   }
-  res.type('application/json').send(text);
+  const tail = JSON.stringify(rest);
+  return tail === '{}' ? `${text}]}` : `${text}],${tail.slice(1)}`;
+}
+
+export function sendJson(res: Response, answer: { docs: (Doc | ItemError)[] } & Record<string, unknown>, texts?: readonly (SourceText | undefined)[]): void {
+  res.type('application/json').send(answerJson(answer, texts));
 }

@@ -13,6 +13,7 @@ import { GeoIpDatabase } from '../../processors/geoip-database.js';
 import { isItemError } from '../../processors/pipeline.js';
 import { MemoryStateStore, type KeyState } from '../../processors/state.js';
 import type { Doc } from '../../processors/types.js';
+import { docJson, type SourceText } from '../../server/doc-json.js';
 import { readRecords } from '../../server/input.js';
 import { PLACES, cityDatabase, testPipeline } from '../support/geo-fixture.js';
 
@@ -118,6 +119,27 @@ describe('golden: the public CloudTrail samples', function () {
       assert.equal(records.length, s.expectedRecords, `${s.name} (${s.format})`);
       assert.deepEqual(records, s.raw, `${s.name}: the records themselves, in order`);
     }
+  });
+
+  it('writes every enriched record back as the JSON value JSON.stringify gives, mostly by splicing its own line', async function () {
+    this.timeout(60_000);
+    const t = testPipeline();
+    let splices = 0;
+    let total = 0;
+    for (const s of samples) {
+      // NDJSON files as they are, with their own spelling; the other formats one record per line.
+      const text = s.format === 'ndjson' ? s.body.toString('utf8') : s.raw.map((r) => JSON.stringify(r)).join('\n');
+      const texts: (SourceText | undefined)[] = [];
+      const records = readRecords(Buffer.from(text), { contentType: 'application/x-ndjson', contentEncoding: undefined, maxBytes: MAX_BYTES }, texts);
+      const { docs } = await t.run(records);
+      for (const [i, doc] of docs.entries()) {
+        const json = docJson(doc, texts[i]);
+        assert.deepEqual(JSON.parse(json), JSON.parse(JSON.stringify(doc)), `${s.name}, record ${i}`);
+        if (texts[i] !== undefined) splices++;
+        total++;
+      }
+    }
+    assert.ok(splices > total / 2, `${splices} of ${total} records were kept as text for splicing`);
   });
 
   it('counts per source match the files (invictus: 55 S3 files; otrf: NDJSON; stratus: JSON arrays; otel: 7 + 1)', () => {

@@ -1,0 +1,192 @@
+import type { ItemError } from './errors.js';
+import type { Doc } from '../processors/types.js';
+
+/**
+ * Writing enriched documents back as JSON without re-serialising what the client sent.
+ *
+ * The processors only ever add to a record: `@timestamp`, `source` and `impossible_travel` at the
+ * top level, and `session_name` inside `userIdentity`. When a record arrived as one NDJSON line
+ * (an /enrich NDJSON body, a `_bulk` source line), its text is kept, and the document is written
+ * as that text with the added fields spliced in: the client's text is copied, not walked key by
+ * key. `JSON.stringify` of a 1.4 KB CloudTrail record costs about 4 µs; the splice, about a fifth
+ * of that, and its rope also flattens faster when the answer is sent (docs/performance.md).
+ *
+ * A record is spliced only when that gives the JSON value `JSON.stringify` of the document gives
+ * (test/server/doc-json.test.ts and the golden test compare the two on generated records and on
+ * every real sample): none of the added fields may be in the record already, and when
+ * `session_name` goes in, the text must have `userIdentity` once, at the top level, spelled
+ * without escapes. Otherwise, and for a record that came inside an envelope (an S3 file object,
+ * an EventBridge event, a JSON array), the document is serialised with JSON.stringify. The spliced
+ * text keeps the client's spelling (number formats, `\u` escapes, and a duplicate key, which
+ * JSON.stringify would have dropped), and puts `session_name` first in `userIdentity`: key order
+ * carries no meaning in JSON.
+ */
+
+/** A record and the one line of JSON text it was parsed from. */
+export interface SourceText {
+  readonly record: object;
+  /** The record's JSON text (one NDJSON line, trimmed). */
+  readonly text: string;
+}
+
+/** The top-level fields the processors add; a record that has one already is never spliced. */
+const ADDED_TOP_LEVEL = ['@timestamp', 'source', 'impossible_travel'] as const;
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+const COLON = 58;
+const COMMA = 44;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
+
+function skipSpace(text: string, i: number): number {
+  for (;;) {
+    const c = text.charCodeAt(i);
+    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return i;
+    i++;
+  }
+}
+
+/** The index just past the string that starts at `i` (a `"`), or -1. */
+function skipString(text: string, i: number): number {
+  for (let j = i + 1; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (c === BACKSLASH) j++;
+    else if (c === QUOTE) return j + 1;
+  }
+  return -1;
+}
+
+/** The index just past the JSON value that starts at `i`, or -1. The text is known to be valid JSON. */
+function skipValue(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c === QUOTE) return skipString(text, i);
+  if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+    let depth = 0;
+    for (let j = i; j < text.length; j++) {
+      const d = text.charCodeAt(j);
+      if (d === QUOTE) {
+        j = skipString(text, j) - 1;
+        if (j < 0) return -1;
+      } else if (d === OPEN_BRACE || d === OPEN_BRACKET) {
+        depth++;
+      } else if (d === CLOSE_BRACE || d === CLOSE_BRACKET) {
+        if (--depth === 0) return j + 1;
+      }
+    }
+    return -1;
+  }
+  // A number, true, false or null: up to the next delimiter.
+  let j = i;
+  while (j < text.length) {
+    const d = text.charCodeAt(j);
+    if (d === COMMA || d === CLOSE_BRACE || d === CLOSE_BRACKET || d === 32 || d === 9 || d === 10 || d === 13) break;
+    j++;
+  }
+  return j;
+}
+
+/**
+ * Where the object value of the top-level key `"userIdentity"` opens (the index after its `{`),
+ * or -1 when the text does not have it at the top level as an object, spells the key with
+ * escapes, or has the key a second time anywhere after it (a duplicate, or one nested deeper).
+ * CloudTrail writes it second, so the walk is short.
+ */
+export function identityOpenIn(text: string): number {
+  let i = skipSpace(text, 0);
+  if (text.charCodeAt(i) !== OPEN_BRACE) return -1;
+  i = skipSpace(text, i + 1);
+  while (text.charCodeAt(i) === QUOTE) {
+    const keyEnd = skipString(text, i);
+    if (keyEnd < 0) return -1;
+    const isIdentity = keyEnd - i === 14 && text.startsWith('"userIdentity"', i);
+    i = skipSpace(text, keyEnd);
+    if (text.charCodeAt(i) !== COLON) return -1;
+    i = skipSpace(text, i + 1);
+    if (isIdentity) return text.charCodeAt(i) === OPEN_BRACE && text.indexOf('"userIdentity"', i) === -1 ? i + 1 : -1;
+    i = skipValue(text, i);
+    if (i < 0) return -1;
+    i = skipSpace(text, i);
+    if (text.charCodeAt(i) !== COMMA) return -1;
+    i = skipSpace(text, i + 1);
+  }
+  return -1;
+}
+
+/**
+ * The record with its text, for `docJson`, when the record holds none of the fields the
+ * processors add (so that splicing them in cannot write a key twice); undefined otherwise. Call it
+ * on the record as parsed, before any processor has run.
+ */
+export function sourceText(record: Record<string, unknown>, text: string): SourceText | undefined {
+  for (const key of ADDED_TOP_LEVEL) if (record[key] !== undefined) return undefined;
+  const identity = record.userIdentity;
+  if (identity !== null && typeof identity === 'object' && (identity as Record<string, unknown>).session_name !== undefined) return undefined;
+  return { record, text };
+}
+
+/** `{` then only whitespace before `end`: an object with no members. */
+function emptyBefore(text: string, end: number, open: number): boolean {
+  return skipSpace(text, open) >= end;
+}
+
+/** The added fields as `"key":value` members, comma-separated, or '' if there are none. */
+function addedMembers(doc: Doc): string {
+  let out = '';
+  for (const key of ADDED_TOP_LEVEL) {
+    const value = doc[key];
+    if (value === undefined) continue;
+    const json = key === 'source' ? sourceJson(value) : JSON.stringify(value);
+    if (json === undefined) continue;
+    out += `${out ? ',' : ''}"${key}":${json}`;
+  }
+  return out;
+}
+
+/** `source.geo` is one object per address, shared by its documents: its JSON is made once. */
+const geoJson = new WeakMap<object, string>();
+
+function sourceJson(source: unknown): string | undefined {
+  if (source === null || typeof source !== 'object' || Array.isArray(source)) return JSON.stringify(source);
+  let out = '';
+  for (const [key, value] of Object.entries(source)) {
+    let json: string | undefined;
+    if (key === 'geo' && value !== null && typeof value === 'object') {
+      json = geoJson.get(value);
+      if (json === undefined) geoJson.set(value, (json = JSON.stringify(value)));
+    } else {
+      json = JSON.stringify(value);
+    }
+    if (json !== undefined) out += `${out ? ',' : ''}${JSON.stringify(key)}:${json}`;
+  }
+  return `{${out}}`;
+}
+
+/**
+ * A document as JSON text: the record's own text with the added fields spliced in, when `source`
+ * is the text of this very record (see `sourceText`), JSON.stringify otherwise (an error entry in
+ * the record's place, a record whose userIdentity cannot be found in the text). Throws where
+ * JSON.stringify throws (nesting too deep to write back).
+ */
+export function docJson(doc: Doc | ItemError, source?: SourceText): string {
+  if (source === undefined || source.record !== doc) return JSON.stringify(doc);
+  const text = source.text;
+  const end = text.lastIndexOf('}');
+  let body: string;
+  const identity = (doc as Doc).userIdentity;
+  const sessionName = identity !== null && typeof identity === 'object' ? (identity as Record<string, unknown>).session_name : undefined;
+  if (sessionName !== undefined) {
+    const identityOpen = identityOpenIn(text);
+    if (identityOpen < 0) return JSON.stringify(doc);
+    const identityEmpty = text.charCodeAt(skipSpace(text, identityOpen)) === CLOSE_BRACE;
+    const member = `"session_name":${JSON.stringify(sessionName)}${identityEmpty ? '' : ','}`;
+    body = text.slice(0, identityOpen) + member + text.slice(identityOpen, end);
+  } else {
+    body = text.slice(0, end);
+  }
+  const added = addedMembers(doc as Doc);
+  if (added === '') return `${body}}`;
+  return `${body}${emptyBefore(text, end, text.indexOf('{') + 1) ? '' : ','}${added}}`;
+}

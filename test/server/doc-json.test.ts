@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { docJson, identityOpenIn, sourceText, type SourceText } from '../../server/doc-json.js';
+import { readRecords } from '../../server/input.js';
+import { answerJson } from '../../server/routes/enrich.js';
+import type { Doc } from '../../processors/types.js';
+import { batches, streamRecords, toNdjson } from '../../bench/records.js';
+import { IP, MINUTE, T0, cloudTrailRecord, testPipeline } from '../support/geo-fixture.js';
+
+/** Reads NDJSON lines as /enrich does, keeping each record's text. */
+function read(lines: string[]): { records: unknown[]; texts: (SourceText | undefined)[] } {
+  const texts: (SourceText | undefined)[] = [];
+  const records = readRecords(Buffer.from(lines.join('\n')), { contentType: 'application/x-ndjson', contentEncoding: undefined, maxBytes: 1e9 }, texts);
+  return { records, texts };
+}
+
+/** The splice leaves its mark: session_name first in userIdentity, where JSON.stringify puts it last. */
+const spliced = (json: string): boolean => /"userIdentity"\s*:\s*\{"session_name"/.test(json);
+
+/** A record whose processors added the usual fields, by hand (no pipeline). */
+function enrichByHand(record: Doc): Doc {
+  record['@timestamp'] = '2024-03-04T09:00:00Z';
+  record.source = { address: '81.2.69.160', ip: '81.2.69.160', geo: { city_name: 'London', location: { lat: 51.5, lon: -0.13 } } };
+  if (record.userIdentity && typeof record.userIdentity === 'object') (record.userIdentity as Doc).session_name = 'alice';
+  return record;
+}
+
+function roundTrip(line: string): { json: string; expected: unknown } {
+  const { records, texts } = read([line]);
+  const doc = enrichByHand(records[0] as Doc);
+  const json = docJson(doc, texts[0]);
+  return { json, expected: JSON.parse(JSON.stringify(doc)) };
+}
+
+describe('server/doc-json', () => {
+  it('writes pipeline documents as the same JSON value JSON.stringify gives, splicing into the record text', async () => {
+    const t = testPipeline();
+    const lines: string[] = [];
+    for (const batch of batches(streamRecords({ count: 3_000, keys: 300, seed: 4 }), 3_000)) lines.push(...toNdjson(batch).toString('utf8').split('\n').filter(Boolean));
+    // Located journeys, so that source.geo and impossible_travel are added too.
+    const key = 'AKIADOCJSONTEST001';
+    lines.push(JSON.stringify(cloudTrailRecord({ key, ip: IP.london, at: T0 })));
+    lines.push(JSON.stringify(cloudTrailRecord({ key, ip: IP.tokyo, at: T0 + 30 * MINUTE, type: 'AssumedRole', role: 'Admin', session: 'bob/with/slashes' })));
+    const { records, texts } = read(lines);
+    const result = await t.run(records);
+    assert.ok(result.alerts.length >= 1, 'the London-Tokyo journey raised an alert');
+    let splices = 0;
+    for (const [i, doc] of result.docs.entries()) {
+      const json = docJson(doc, texts[i]);
+      assert.deepEqual(JSON.parse(json), JSON.parse(JSON.stringify(doc)), `record ${i}: ${lines[i]!.slice(0, 120)}`);
+      if (spliced(json)) splices++;
+    }
+    assert.ok(splices > lines.length * 0.9, `${splices} of ${lines.length} documents were spliced, not re-serialised`);
+    const withTravel = result.docs.map((d, i) => docJson(d, texts[i])).filter((j) => j.includes('"impossible_travel"'));
+    assert.ok(withTravel.length >= 1, 'the alerted document carries impossible_travel');
+  });
+
+  it('answers /enrich with the same value as JSON.stringify of {docs, alerts}', async () => {
+    const t = testPipeline();
+    const lines = [0, 40].map((m, i) => JSON.stringify(cloudTrailRecord({ key: 'AKIADOCJSONTEST002', ip: i ? IP.sydney : IP.london, at: T0 + m * MINUTE })));
+    const { records, texts } = read([...lines, '{"not":"cloudtrail"}', '[1,2]', 'nonsense']);
+    const result = await t.run(records);
+    const answer = { docs: result.docs, alerts: result.alerts, alerts_stored: true };
+    assert.deepEqual(JSON.parse(answerJson(answer, texts)), JSON.parse(JSON.stringify(answer)));
+    assert.deepEqual(JSON.parse(answerJson({ docs: [], alerts: [] })), { docs: [], alerts: [] });
+  });
+
+  it('finds userIdentity through whitespace and after values holding braces, quotes and escapes', () => {
+    const lines = [
+      '{ "eventVersion" : "1.08" , "userIdentity" : { "type" : "IAMUser", "userName": "alice" } , "eventTime": "2024-03-04T09:00:00Z" }',
+      '{"a":{"b":[1,{"c":"}{]["}],"d":"\\"userIdentity\\":{"},"n":-1.5e3,"t":true,"z":null,"userIdentity":{"type":"Root"},"s":"\\u00e9\\n"}',
+      '{"requestParameters":{"x":"{\\"y\\":1}"},"userIdentity":{}}',
+    ];
+    for (const line of lines) {
+      assert.ok(identityOpenIn(line) > 0, line);
+      const { json, expected } = roundTrip(line);
+      assert.ok(spliced(json), `spliced: ${json}`);
+      assert.deepEqual(JSON.parse(json), expected);
+    }
+    assert.equal(JSON.parse(roundTrip(lines[2]!).json).userIdentity.session_name, 'alice', 'into an empty userIdentity, without a stray comma');
+  });
+
+  it('leaves a record to JSON.stringify when the text is ambiguous: a duplicate, a nested or an escaped userIdentity key', () => {
+    const lines = [
+      '{"userIdentity":{"type":"IAMUser"},"userIdentity":{"type":"Root"}}',
+      '{"userIdentity":{"type":"IAMUser"},"requestParameters":{"userIdentity":{"type":"x"}}}',
+      '{"user\\u0049dentity":{"type":"IAMUser"}}',
+      '{"userIdentity":"not an object"}',
+    ];
+    for (const line of lines) {
+      const { json, expected } = roundTrip(line);
+      assert.equal(json, JSON.stringify(expected), line);
+    }
+  });
+
+  it('keeps no text for a record that already has a field the processors add', () => {
+    for (const line of [
+      '{"source":{"address":"1.2.3.4"}}',
+      '{"@timestamp":"2020-01-01T00:00:00Z"}',
+      '{"impossible_travel":{}}',
+      '{"userIdentity":{"session_name":"given"}}',
+    ]) {
+      assert.equal(sourceText(JSON.parse(line) as Doc, line), undefined, line);
+    }
+    assert.ok(sourceText({ eventName: 'x' }, '{"eventName":"x"}'));
+  });
+
+  it('writes an empty record, and a record with nothing added, correctly', () => {
+    const empty = {} as Doc;
+    const text = sourceText(empty, ' { } ')!;
+    empty['@timestamp'] = 'T';
+    assert.deepEqual(JSON.parse(docJson(empty, text)), { '@timestamp': 'T' });
+    const plain = { a: 1 } as Doc;
+    assert.equal(docJson(plain, sourceText(plain, '{"a":1.0}')), '{"a":1.0}', 'the client text as it was');
+  });
+
+  it('writes the error entry, not the record text, when the record was replaced', () => {
+    const record = { eventName: 'x' } as Doc;
+    const text = sourceText(record, '{"eventName":"x"}');
+    const error = { error: { type: 'processing_failed', reason: 'boom' } };
+    assert.equal(docJson(error, text), JSON.stringify(error));
+  });
+});
