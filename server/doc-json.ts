@@ -88,6 +88,25 @@ function skipValue(text: string, i: number): number {
   return j;
 }
 
+const CLOUDTRAIL_START = '{"eventVersion":"';
+const IDENTITY_AFTER_VERSION = '","userIdentity":{';
+
+/**
+ * The same for a record as CloudTrail writes it, `{"eventVersion":"1.09","userIdentity":{...`,
+ * found with native string searches (a walk in JavaScript costs more); -1 for any other start.
+ */
+function cloudTrailIdentityOpen(text: string): number {
+  if (!text.startsWith(CLOUDTRAIL_START)) return -1;
+  const at = text.indexOf(IDENTITY_AFTER_VERSION, CLOUDTRAIL_START.length);
+  if (at === -1 || at > 40) return -1;
+  // The version text must be plain: no quote (the string would have ended) and no escape.
+  for (let i = CLOUDTRAIL_START.length; i < at; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE || c === BACKSLASH) return -1;
+  }
+  return at + IDENTITY_AFTER_VERSION.length;
+}
+
 /**
  * Where the object value of the top-level key `"userIdentity"` opens (the index after its `{`),
  * or -1 when the text does not have it at the top level as an object, spells the key with
@@ -95,6 +114,8 @@ function skipValue(text: string, i: number): number {
  * CloudTrail writes it second, so the walk is short.
  */
 export function identityOpenIn(text: string): number {
+  const open = cloudTrailIdentityOpen(text);
+  if (open > 0) return text.indexOf('"userIdentity"', open) === -1 ? open : -1;
   let i = skipSpace(text, 0);
   if (text.charCodeAt(i) !== OPEN_BRACE) return -1;
   i = skipSpace(text, i + 1);
@@ -148,10 +169,14 @@ function addedMembers(doc: Doc): string {
 /** `source.geo` is one object per address, shared by its documents: its JSON is made once. */
 const geoJson = new WeakMap<object, string>();
 
+/** The JSON of the keys `source` usually has, written once. */
+const KEY_JSON = new Map([['address', '"address"'], ['ip', '"ip"'], ['geo', '"geo"']]);
+
 function sourceJson(source: unknown): string | undefined {
   if (source === null || typeof source !== 'object' || Array.isArray(source)) return JSON.stringify(source);
   let out = '';
-  for (const [key, value] of Object.entries(source)) {
+  for (const key in source) {
+    const value = (source as Record<string, unknown>)[key];
     let json: string | undefined;
     if (key === 'geo' && value !== null && typeof value === 'object') {
       json = geoJson.get(value);
@@ -159,7 +184,7 @@ function sourceJson(source: unknown): string | undefined {
     } else {
       json = JSON.stringify(value);
     }
-    if (json !== undefined) out += `${out ? ',' : ''}${JSON.stringify(key)}:${json}`;
+    if (json !== undefined) out += `${out ? ',' : ''}${KEY_JSON.get(key) ?? JSON.stringify(key)}:${json}`;
   }
   return `{${out}}`;
 }

@@ -69,6 +69,8 @@ describe('server/doc-json', () => {
       '{ "eventVersion" : "1.08" , "userIdentity" : { "type" : "IAMUser", "userName": "alice" } , "eventTime": "2024-03-04T09:00:00Z" }',
       '{"a":{"b":[1,{"c":"}{]["}],"d":"\\"userIdentity\\":{"},"n":-1.5e3,"t":true,"z":null,"userIdentity":{"type":"Root"},"s":"\\u00e9\\n"}',
       '{"requestParameters":{"x":"{\\"y\\":1}"},"userIdentity":{}}',
+      '{"eventVersion":"1.0\\"8","userIdentity":{"type":"IAMUser"}}',
+      '{"eventVersion":"1.09","userIdentity":{"type":"IAMUser"},"eventName":"GetObject"}',
     ];
     for (const line of lines) {
       assert.ok(identityOpenIn(line) > 0, line);
@@ -85,6 +87,7 @@ describe('server/doc-json', () => {
       '{"userIdentity":{"type":"IAMUser"},"requestParameters":{"userIdentity":{"type":"x"}}}',
       '{"user\\u0049dentity":{"type":"IAMUser"}}',
       '{"userIdentity":"not an object"}',
+      '{"eventVersion":"1.09","userIdentity":{"type":"IAMUser"},"x":{"userIdentity":1}}',
     ];
     for (const line of lines) {
       const { json, expected } = roundTrip(line);
@@ -102,6 +105,13 @@ describe('server/doc-json', () => {
       assert.equal(sourceText(JSON.parse(line) as Doc, line), undefined, line);
     }
     assert.ok(sourceText({ eventName: 'x' }, '{"eventName":"x"}'));
+  });
+
+  it('writes source keys that are not the usual ones, __proto__ and constructor included', () => {
+    const record = JSON.parse('{"eventName":"x"}') as Doc;
+    const text = sourceText(record, '{"eventName":"x"}');
+    record.source = JSON.parse('{"address":"a","constructor":1,"__proto__":{"q":"\\""},"port":2}') as Doc;
+    assert.deepEqual(JSON.parse(docJson(record, text)), JSON.parse(JSON.stringify(record)));
   });
 
   it('writes an empty record, and a record with nothing added, correctly', () => {
