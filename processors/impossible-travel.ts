@@ -49,6 +49,7 @@ export class ImpossibleTravel implements Processor {
   private readonly allowPrincipals: RegExp[];
   private readonly allowAccessKeys: ReadonlySet<string>;
   private readonly learningMs: number;
+  private readonly historyLimits: { readonly maxLocations: number; readonly maxAgeMs: number };
 
   constructor(
     options: ImpossibleTravelOptions,
@@ -72,6 +73,7 @@ export class ImpossibleTravel implements Processor {
     this.allowPrincipals = options.allowPrincipals.map(globToRegExp);
     this.allowAccessKeys = new Set(options.allowAccessKeys);
     this.learningMs = options.baselineLearningDays * DAY_MS;
+    this.historyLimits = { maxLocations: options.historyMaxLocations, maxAgeMs: options.historyMaxAgeMs };
   }
 
   /** Whether principals' baselines take part (and so must be loaded before a batch). */
@@ -100,8 +102,8 @@ export class ImpossibleTravel implements Processor {
     if (!this.inScope(f)) return;
     const accessKeyId = f.accessKeyId!;
     const principal = f.principal;
-    if (this.allowAccessKeys.has(accessKeyId)) return;
-    if (principal !== undefined && this.allowPrincipals.some((re) => re.test(principal))) return;
+    if (this.allowAccessKeys.size > 0 && this.allowAccessKeys.has(accessKeyId)) return;
+    if (principal !== undefined && this.allowPrincipals.length > 0 && this.allowPrincipals.some((re) => re.test(principal))) return;
     if (this.allowCidrs.has(f.ip!)) return;
 
     const sighting: Sighting = { atMs: f.timestampMs!, ip: f.ip!, eventId: f.eventId, geo: f.geo as Sighting['geo'] };
@@ -115,10 +117,7 @@ export class ImpossibleTravel implements Processor {
     } else {
       const insertAt = insertionPoint(state.history, sighting);
       if (insertAt >= 0) added.add(sighting);
-      insertSighting(state.history, sighting, insertAt, {
-        maxLocations: this.options.historyMaxLocations,
-        maxAgeMs: this.options.historyMaxAgeMs,
-      });
+      insertSighting(state.history, sighting, insertAt, this.historyLimits);
     }
     store.setKey(accessKeyId, state);
     this.learn(principal, sighting);
@@ -127,10 +126,16 @@ export class ImpossibleTravel implements Processor {
 
   /** The sightings each batch added (a replayed event is found in the history instead). */
   private readonly added = new WeakMap<object, Set<Sighting>>();
+  /** The last batch asked about: a batch's records come one after another, so this answers most. */
+  private lastBatch: object | undefined;
+  private lastAdded: Set<Sighting> | undefined;
 
   private addedIn(batch: object): Set<Sighting> {
+    if (batch === this.lastBatch) return this.lastAdded!;
     let set = this.added.get(batch);
     if (!set) this.added.set(batch, (set = new Set()));
+    this.lastBatch = batch;
+    this.lastAdded = set;
     return set;
   }
 

@@ -126,7 +126,7 @@ export class Pipeline {
       const ctx: Context = { facts: newFacts(), batch, log, emit };
       const out = this.runStages(this.enrichers, record, ctx, i);
       docs[i] = out;
-      if ('error' in out && isItemError(out)) continue;
+      if (out !== record && isItemError(out)) continue;
       contexts[i] = ctx;
       const facts = ctx.facts;
       if (facts.ip !== undefined && facts.geo === undefined) this.counters.geoipMisses++;
