@@ -91,20 +91,28 @@ function skipValue(text: string, i: number): number {
 const CLOUDTRAIL_START = '{"eventVersion":"';
 const IDENTITY_AFTER_VERSION = '","userIdentity":{';
 
+/** Whether `text` has `part` at `at`, compared code unit by code unit (no search set-up, as indexOf has). */
+function hasAt(text: string, at: number, part: string): boolean {
+  if (at + part.length > text.length) return false;
+  for (let i = 0; i < part.length; i++) if (text.charCodeAt(at + i) !== part.charCodeAt(i)) return false;
+  return true;
+}
+
 /**
- * The same for a record as CloudTrail writes it, `{"eventVersion":"1.09","userIdentity":{...`,
- * found with native string searches (a walk in JavaScript costs more); -1 for any other start.
+ * The same for a record as CloudTrail writes it, `{"eventVersion":"1.09","userIdentity":{...`:
+ * the start is compared in place, not walked; -1 for any other start.
  */
 function cloudTrailIdentityOpen(text: string): number {
-  if (!text.startsWith(CLOUDTRAIL_START)) return -1;
-  const at = text.indexOf(IDENTITY_AFTER_VERSION, CLOUDTRAIL_START.length);
-  if (at === -1 || at > 40) return -1;
-  // The version text must be plain: no quote (the string would have ended) and no escape.
-  for (let i = CLOUDTRAIL_START.length; i < at; i++) {
-    const c = text.charCodeAt(i);
-    if (c === QUOTE || c === BACKSLASH) return -1;
+  if (!hasAt(text, 0, CLOUDTRAIL_START)) return -1;
+  // The version: plain characters up to its closing quote (an escape sends the record to the walk).
+  let at = CLOUDTRAIL_START.length;
+  for (;;) {
+    const c = text.charCodeAt(at);
+    if (c === QUOTE) break;
+    if (c === BACKSLASH || Number.isNaN(c) || at > 40) return -1;
+    at++;
   }
-  return at + IDENTITY_AFTER_VERSION.length;
+  return hasAt(text, at, IDENTITY_AFTER_VERSION) ? at + IDENTITY_AFTER_VERSION.length : -1;
 }
 
 /**
@@ -122,7 +130,7 @@ export function identityOpenIn(text: string): number {
   while (text.charCodeAt(i) === QUOTE) {
     const keyEnd = skipString(text, i);
     if (keyEnd < 0) return -1;
-    const isIdentity = keyEnd - i === 14 && text.startsWith('"userIdentity"', i);
+    const isIdentity = keyEnd - i === 14 && hasAt(text, i, '"userIdentity"');
     i = skipSpace(text, keyEnd);
     if (text.charCodeAt(i) !== COLON) return -1;
     i = skipSpace(text, i + 1);
