@@ -11,8 +11,13 @@
  * service runs as in production (`node` with SERVICE_NODE_ARGS, default settings).
  *
  *   BENCH_E2E_RECORDS (100000)  BENCH_E2E_BATCH (1000)  BENCH_E2E_CONCURRENCY (2)  BENCH_E2E_ROUNDS (3)
+ *
+ * It also prints the service's CPU time per document in each round (user and system, from /proc),
+ * and OpenSearch's in each way when OPENSEARCH_PID names its process on this machine: where the
+ * two cores went. BENCH_E2E_PROFILE_DIR makes the service write a CPU profile there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Client } from '@opensearch-project/opensearch';
 import { loadConfig, packageRoot } from '../server/config.js';
@@ -31,6 +36,10 @@ const concurrency = envInt('BENCH_E2E_CONCURRENCY', 2, 1);
 const port = envInt('BENCH_E2E_PORT', 18_480);
 const rounds = envInt('BENCH_E2E_ROUNDS', 3, 1);
 const WEEK_MS = 7 * 86_400_000;
+/** When OpenSearch runs on this machine, its process id (e.g. from `pgrep -f org.opensearch.bootstrap`): its CPU is printed too. */
+const openSearchPid = process.env.OPENSEARCH_PID ? envInt('OPENSEARCH_PID', 0) : undefined;
+/** Where the service writes a V8 CPU profile when it stops (for chrome://inspect or any .cpuprofile reader). */
+const profileDir = process.env.BENCH_E2E_PROFILE_DIR;
 const run = `${Date.now().toString(36)}`;
 
 
@@ -40,6 +49,18 @@ async function stageTimes(url: string): Promise<Map<string, number>> {
   const times = new Map<string, number>();
   for (const m of text.matchAll(/^impossible_travel_stage_duration_seconds_sum\{stage="([^"]+)"\} ([0-9.e+-]+)$/gm)) times.set(m[1]!, Number(m[2]));
   return times;
+}
+
+/** CPU seconds (user, system) a process has used so far, from /proc (Linux); undefined elsewhere. */
+function processCpu(pid: number | undefined): { user: number; system: number } | undefined {
+  try {
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+  } catch {
+    return undefined;
+  }
 }
 
 async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
@@ -76,7 +97,7 @@ async function main(): Promise<void> {
   };
 
   const serviceUrl = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, 'dist/server/main.js'], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'dist/server/main.js'], {
     cwd: packageRoot(),
     env: { ...process.env, PORT: String(port), OPENSEARCH_URL: openSearchUrl, ALERTS_INDEX: alertsIndex, STATE_INDEX: stateIndex, LOG_LEVEL: 'warn', OPENSEARCH_REPLICAS: '0' },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -96,6 +117,7 @@ async function main(): Promise<void> {
     console.log(`${rounds} rounds of ${count.toLocaleString('en-US')} new records each way, ${batchSize} per _bulk, ${concurrency} in flight:`);
     console.log(`${'round'.padEnd(7)}${'first'.padEnd(10)}${'service docs/s'.padStart(16)}${'direct docs/s'.padStart(15)}${'ratio'.padStart(8)}   stored (service, direct), alerts`);
     const ratios: number[] = [];
+    const cpuNotes: string[] = [];
     const serviceRates: number[] = [];
     const directRates: number[] = [];
     for (let r = 0; r < rounds; r++) {
@@ -113,8 +135,19 @@ async function main(): Promise<void> {
       let serviceRate = 0;
       let directRate = 0;
       for (const way of serviceFirst ? ['service', 'direct'] : ['direct', 'service']) {
+        const before = processCpu(child.pid);
+        const searchBefore = processCpu(openSearchPid);
         if (way === 'service') serviceRate = (await send(`${serviceUrl}/_bulk`, rawBodies, concurrency)).rate;
         else directRate = (await send(`${openSearchUrl}/_bulk`, enrichedBodies, concurrency)).rate;
+        const after = processCpu(child.pid);
+        const searchAfter = processCpu(openSearchPid);
+        const perDoc = (s: number): string => `${Math.round((s * 1e6) / count)}`;
+        if (way === 'service' && before && after) {
+          cpuNotes.push(`round ${r + 1}: service ${perDoc(after.user - before.user)} user + ${perDoc(after.system - before.system)} system`);
+        }
+        if (searchBefore && searchAfter) {
+          cpuNotes.push(`OpenSearch (${way}) ${perDoc(searchAfter.user - searchBefore.user)} user + ${perDoc(searchAfter.system - searchBefore.system)} system`);
+        }
       }
       await client.indices.refresh({ index: `${viaServiceRound},${directRound},${alertsIndex}` });
       const ratio = serviceRate / directRate;
@@ -133,6 +166,7 @@ async function main(): Promise<void> {
     console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version}, OpenSearch ${info.version.number}, ${new Date().toISOString().slice(0, 10)}`);
     console.log(`ratio ${ratio.toFixed(2)} (median of ${rounds}; target >= 0.80): ${ratio >= 0.8 ? 'met' : 'NOT met'}`);
     const stages = [...stagesAfter].map(([stage, total]) => `${stage} ${(total - (stagesBefore.get(stage) ?? 0)).toFixed(2)}`).join(', ');
+    if (cpuNotes.length > 0) console.log(`the service's CPU per document (microseconds): ${cpuNotes.join('; ')}`);
     console.log(`where the service's time went in the rounds (seconds, summed over requests): ${stages}`);
   } finally {
     child.kill('SIGTERM');
