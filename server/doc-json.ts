@@ -14,8 +14,8 @@ import type { Doc } from '../processors/types.js';
  * A record is spliced only when that gives the JSON value `JSON.stringify` of the document gives
  * (test/server/doc-json.test.ts and the golden test compare the two on generated records and on
  * every real sample): none of the added fields may be in the record already, and when
- * `session_name` goes in, the text must have `userIdentity` once, at the top level, spelled
- * without escapes. Otherwise, and for a record that came inside an envelope (an S3 file object,
+ * `session_name` goes in, the text must have `userIdentity` at the top level, spelled without
+ * escapes, and no other key after it that could be a second one (no `\u` escape after it). Otherwise, and for a record that came inside an envelope (an S3 file object,
  * an EventBridge event, a JSON array), the document is serialised with JSON.stringify. The spliced
  * text keeps the client's spelling (number formats, `\u` escapes, and a duplicate key, which
  * JSON.stringify would have dropped), and puts `session_name` first in `userIdentity`: key order
@@ -116,14 +116,24 @@ function cloudTrailIdentityOpen(text: string): number {
 }
 
 /**
+ * Whether no other `userIdentity` key can follow `from`: JSON.parse keeps the last of duplicate
+ * keys, and session_name must go into that one. A later key may also be spelled with `\u`
+ * escapes (`"userIdentit\u0079"`: a letter can only be escaped that way), so any `\u` after the
+ * identity sends the record to JSON.stringify too.
+ */
+function onlyIdentity(text: string, from: number): boolean {
+  return text.indexOf('"userIdentity"', from) === -1 && text.indexOf('\\u', from) === -1;
+}
+
+/**
  * Where the object value of the top-level key `"userIdentity"` opens (the index after its `{`),
  * or -1 when the text does not have it at the top level as an object, spells the key with
- * escapes, or has the key a second time anywhere after it (a duplicate, or one nested deeper).
+ * escapes, or may have the key a second time after it (see `onlyIdentity`).
  * CloudTrail writes it second, so the walk is short.
  */
 export function identityOpenIn(text: string): number {
   const open = cloudTrailIdentityOpen(text);
-  if (open > 0) return text.indexOf('"userIdentity"', open) === -1 ? open : -1;
+  if (open > 0) return onlyIdentity(text, open) ? open : -1;
   let i = skipSpace(text, 0);
   if (text.charCodeAt(i) !== OPEN_BRACE) return -1;
   i = skipSpace(text, i + 1);
@@ -134,7 +144,7 @@ export function identityOpenIn(text: string): number {
     i = skipSpace(text, keyEnd);
     if (text.charCodeAt(i) !== COLON) return -1;
     i = skipSpace(text, i + 1);
-    if (isIdentity) return text.charCodeAt(i) === OPEN_BRACE && text.indexOf('"userIdentity"', i) === -1 ? i + 1 : -1;
+    if (isIdentity) return text.charCodeAt(i) === OPEN_BRACE && onlyIdentity(text, i + 1) ? i + 1 : -1;
     i = skipValue(text, i);
     if (i < 0) return -1;
     i = skipSpace(text, i);
@@ -181,7 +191,9 @@ const geoJson = new WeakMap<object, string>();
 const KEY_JSON = new Map([['address', '"address"'], ['ip', '"ip"'], ['geo', '"geo"']]);
 
 function sourceJson(source: unknown): string | undefined {
-  if (source === null || typeof source !== 'object' || Array.isArray(source)) return JSON.stringify(source);
+  if (source === null || typeof source !== 'object' || Array.isArray(source) || typeof (source as { toJSON?: unknown }).toJSON === 'function') {
+    return JSON.stringify(source);
+  }
   let out = '';
   for (const key in source) {
     const value = (source as Record<string, unknown>)[key];

@@ -67,7 +67,7 @@ describe('server/doc-json', () => {
   it('finds userIdentity through whitespace and after values holding braces, quotes and escapes', () => {
     const lines = [
       '{ "eventVersion" : "1.08" , "userIdentity" : { "type" : "IAMUser", "userName": "alice" } , "eventTime": "2024-03-04T09:00:00Z" }',
-      '{"a":{"b":[1,{"c":"}{]["}],"d":"\\"userIdentity\\":{"},"n":-1.5e3,"t":true,"z":null,"userIdentity":{"type":"Root"},"s":"\\u00e9\\n"}',
+      '{"a":{"b":[1,{"c":"}{]["}],"d":"\\"userIdentity\\":{"},"e":"\\u00e9","n":-1.5e3,"t":true,"z":null,"userIdentity":{"type":"Root"},"s":"\\n\\t"}',
       '{"requestParameters":{"x":"{\\"y\\":1}"},"userIdentity":{}}',
       '{"eventVersion":"1.0\\"8","userIdentity":{"type":"IAMUser"}}',
       '{"eventVersion":"1.09","userIdentity":{"type":"IAMUser"},"eventName":"GetObject"}',
@@ -81,13 +81,17 @@ describe('server/doc-json', () => {
     assert.equal(JSON.parse(roundTrip(lines[2]!).json).userIdentity.session_name, 'alice', 'into an empty userIdentity, without a stray comma');
   });
 
-  it('leaves a record to JSON.stringify when the text is ambiguous: a duplicate, a nested or an escaped userIdentity key', () => {
+  it('leaves a record to JSON.stringify when the text is ambiguous: a duplicate (plain or escaped), nested or escaped userIdentity key, or a \\u escape after it', () => {
     const lines = [
       '{"userIdentity":{"type":"IAMUser"},"userIdentity":{"type":"Root"}}',
       '{"userIdentity":{"type":"IAMUser"},"requestParameters":{"userIdentity":{"type":"x"}}}',
       '{"user\\u0049dentity":{"type":"IAMUser"}}',
       '{"userIdentity":"not an object"}',
       '{"eventVersion":"1.09","userIdentity":{"type":"IAMUser"},"x":{"userIdentity":1}}',
+      // A later duplicate spelled with escapes: JSON.parse keeps it, so session_name belongs there.
+      '{"eventVersion":"1.09","userIdentity":{"type":"IAMUser"},"userIdentit\\u0079":{"type":"Root"}}',
+      '{"a":1,"userIdentity":{"type":"IAMUser"},"\\u0075serIdentity":{"type":"Root"}}',
+      '{"userIdentity":{"type":"IAMUser"},"userAgent":"caf\\u00e9"}',
     ];
     for (const line of lines) {
       const { json, expected } = roundTrip(line);
@@ -111,6 +115,13 @@ describe('server/doc-json', () => {
     const record = JSON.parse('{"eventName":"x"}') as Doc;
     const text = sourceText(record, '{"eventName":"x"}');
     record.source = JSON.parse('{"address":"a","constructor":1,"__proto__":{"q":"\\""},"port":2}') as Doc;
+    assert.deepEqual(JSON.parse(docJson(record, text)), JSON.parse(JSON.stringify(record)));
+  });
+
+  it('writes a source that has its own toJSON as JSON.stringify does', () => {
+    const record = { eventName: 'x' } as Doc;
+    const text = sourceText(record, '{"eventName":"x"}');
+    record.source = new Date(0) as unknown as Doc;
     assert.deepEqual(JSON.parse(docJson(record, text)), JSON.parse(JSON.stringify(record)));
   });
 
