@@ -63,6 +63,13 @@ function processCpu(pid: number | undefined): { user: number; system: number } |
   }
 }
 
+/** The service's state document counters so far (reads asked of OpenSearch, writes sent), from /metrics. */
+async function stateDocuments(url: string): Promise<{ read: number; written: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string): number => Number(new RegExp(`^impossible_travel_state_documents_${name}_total (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { read: value('read'), written: value('written') };
+}
+
 async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 120; i++) {
     if (child.exitCode !== null) throw new Error(`the service exited with code ${child.exitCode}`);
@@ -112,6 +119,7 @@ async function main(): Promise<void> {
     await send(`${serviceUrl}/_bulk`, bulkBodies(warmRecords, `${viaService}-warmup`, batchSize), concurrency);
     await send(`${openSearchUrl}/_bulk`, bulkBodies(await enrich(warmRecords), `${direct}-warmup`, batchSize), concurrency);
     const stagesBefore = await stageTimes(serviceUrl);
+    const stateBefore = await stateDocuments(serviceUrl);
     const countOf = async (index: string): Promise<number> => ((await client.count({ index })).body as { count: number }).count;
 
     console.log(`${rounds} rounds of ${count.toLocaleString('en-US')} new records each way, ${batchSize} per _bulk, ${concurrency} in flight:`);
@@ -161,12 +169,18 @@ async function main(): Promise<void> {
       );
     }
     const stagesAfter = await stageTimes(serviceUrl);
+    const stateAfter = await stateDocuments(serviceUrl);
     const ratio = median(ratios);
     console.log(`${'median'.padEnd(17)}${Math.round(median(serviceRates)).toLocaleString('en-US').padStart(16)}${Math.round(median(directRates)).toLocaleString('en-US').padStart(15)}${ratio.toFixed(2).padStart(8)}`);
     console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version}, OpenSearch ${info.version.number}, ${new Date().toISOString().slice(0, 10)}`);
     console.log(`ratio ${ratio.toFixed(2)} (median of ${rounds}; target >= 0.80): ${ratio >= 0.8 ? 'met' : 'NOT met'}`);
     const stages = [...stagesAfter].map(([stage, total]) => `${stage} ${(total - (stagesBefore.get(stage) ?? 0)).toFixed(2)}`).join(', ');
     if (cpuNotes.length > 0) console.log(`the service's CPU per document (microseconds): ${cpuNotes.join('; ')}`);
+    const perDocument = (n: number): string => (n / (rounds * count)).toFixed(2);
+    console.log(
+      `state documents per document sent through the service: ${perDocument(stateAfter.read - stateBefore.read)} read, ` +
+        `${perDocument(stateAfter.written - stateBefore.written)} written (the direct way has none)`,
+    );
     console.log(`where the service's time went in the rounds (seconds, summed over requests): ${stages}`);
   } finally {
     child.kill('SIGTERM');

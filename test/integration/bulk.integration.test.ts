@@ -251,6 +251,13 @@ describe('_bulk against a real OpenSearch node', function () {
     assert.deepEqual([json.state_stored, json.state_pending], [false, true], 'not stored yet, and the answer says so');
     const early = await client.get({ index: stateIndex, id: `key:${key}` }, { ignore: [404] });
     assert.equal(early.statusCode, 404, 'nothing written before the interval');
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    const metric = (name: string): number => Number(new RegExp(`^impossible_travel_${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    assert.deepEqual(
+      [metric('state_pending_writes'), metric('state_documents_written_total'), metric('state_documents_read_total')],
+      [1, 0, 1],
+      'one key waiting, nothing written yet, its state asked for once',
+    );
     await services.pop()!.stop();
     await stateHolds(key, at); // written at shutdown
   });
