@@ -155,15 +155,16 @@ export function parseNdjson(text: string, out: unknown[], budget?: InflateBudget
       value = JSON.parse(raw);
     } catch (err) {
       out.push(new UnreadableRecord(itemError('record_unparseable', `line ${line} is not JSON: ${describeJsonError(err)}`)));
+      texts?.push(undefined);
       continue;
     }
     // A line is a whole body of its own: an array on a line is a list of records.
     const before = out.length;
     unwrap(value, out, 0, budget);
     if (texts) {
-      const single = out.length === before + 1 && out[before] === value && isPlainObject(value);
-      texts[before] = single ? sourceText(value as Record<string, unknown>, raw) : undefined;
-      texts.length = out.length;
+      // One entry per record, so that texts[i] is records[i]'s (an envelope's records have none).
+      if (out.length === before + 1 && out[before] === value && isPlainObject(value)) texts.push(sourceText(value, raw));
+      else for (let i = before; i < out.length; i++) texts.push(undefined);
     }
   }
 }

@@ -119,6 +119,24 @@ describe('server/input', () => {
   });
 
   describe('NDJSON', () => {
+    it('keeps each record\'s own line beside it, for the records that were a line alone', () => {
+      const lines = [
+        '{"eventName":"a"}',
+        'not json',
+        '[{"eventName":"b"},{"eventName":"c"}]',
+        '',
+        '{"Records":[{"eventName":"d"},{"eventName":"e"}]}',
+        '  {"eventName":"f"}\r',
+        '{"eventName":"g","source":{"address":"x"}}',
+      ];
+      const texts: unknown[] = [];
+      const records = readRecords(Buffer.from(lines.join('\n')), { contentType: 'application/x-ndjson', contentEncoding: undefined, maxBytes: 1e6 }, texts as never);
+      assert.equal(records.length, 8);
+      assert.equal(texts.length, records.length, 'one entry per record, holes included');
+      const kept = texts.map((t, i) => (t === undefined ? undefined : ((t as { record: unknown }).record === records[i] ? (t as { text: string }).text : 'WRONG RECORD')));
+      assert.deepEqual(kept, ['{"eventName":"a"}', undefined, undefined, undefined, undefined, undefined, '{"eventName":"f"}', undefined]);
+    });
+
     it('is recognised by its content types, parameters allowed', () => {
       for (const type of ['application/x-ndjson', 'application/x-ndjson; charset=utf-8', 'application/ndjson', 'application/jsonl', 'Application/X-NDJSON']) {
         assert.equal(isNdjson(type), true, type);
