@@ -29,7 +29,10 @@ function addCidr(list: BlockList, cidr: string): void {
   list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
 }
 
+// For IPv6 text: both lists, because BlockList checks an IPv4-mapped IPv6 address (in any of its
+// spellings: `::ffff:7f00:1`, `0:0:0:0:0:ffff:10.1.2.3`, with a zone id) against the IPv4 ranges.
 const reservedV6 = new BlockList();
+for (const cidr of RESERVED_V4) addCidr(reservedV6, cidr);
 for (const cidr of RESERVED_V6) addCidr(reservedV6, cidr);
 
 const V4_MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;

@@ -93,6 +93,13 @@ describe('processors/ip-ranges', () => {
       }
     });
 
+    it('keeps IPv4-mapped IPv6 addresses of reserved ranges out, however they are spelled', () => {
+      for (const ip of ['::ffff:7f00:1', '::ffff:c0a8:101', '0:0:0:0:0:ffff:10.1.2.3', '::ffff:10.0.0.1%eth0', '::ffff:e000:1', '::ffff:0:0', '0::ffff:192.168.0.1']) {
+        assert.equal(isPublicIp(ip), false, ip);
+      }
+      for (const ip of ['::ffff:808:808', '0:0:0:0:0:ffff:8.8.8.8']) assert.equal(isPublicIp(ip), true, ip);
+    });
+
     it('knows the usual suspects', () => {
       for (const ip of ['8.8.8.8', '1.1.1.1', '81.2.69.142', '::ffff:8.8.8.8', '2a00:1450:4009:81f::200e']) assert.equal(isPublicIp(ip), true, ip);
       for (const ip of [
