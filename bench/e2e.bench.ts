@@ -12,12 +12,11 @@
  *
  *   BENCH_E2E_RECORDS (100000)  BENCH_E2E_BATCH (1000)  BENCH_E2E_CONCURRENCY (2)  BENCH_E2E_ROUNDS (3)
  *
- * It also prints the service's CPU time per document in each round (user and system, from /proc),
- * and OpenSearch's in each way when OPENSEARCH_PID names its process on this machine: where the
- * two cores went. BENCH_E2E_PROFILE_DIR makes the service write a CPU profile there.
+ * It also prints the CPU time per document in each round: the service's (user and system, from its
+ * /metrics) and OpenSearch's in each way (from the node's own process stats): where the two cores
+ * went. BENCH_E2E_PROFILE_DIR makes the service write a CPU profile there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Client } from '@opensearch-project/opensearch';
 import { loadConfig, packageRoot } from '../server/config.js';
@@ -28,6 +27,7 @@ import { setup } from '../server/setup.js';
 import { batches, generateRecords } from './records.js';
 import { bulkBodies, send } from './bulk-sender.js';
 import { envInt, median } from './env.js';
+import { metric, openSearchCpuMs, scrape } from './load.js';
 
 const openSearchUrl = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
 const count = envInt('BENCH_E2E_RECORDS', 100_000, 1);
@@ -36,38 +36,19 @@ const concurrency = envInt('BENCH_E2E_CONCURRENCY', 2, 1);
 const port = envInt('BENCH_E2E_PORT', 18_480);
 const rounds = envInt('BENCH_E2E_ROUNDS', 3, 1);
 const WEEK_MS = 7 * 86_400_000;
-/** When OpenSearch runs on this machine, its process id (e.g. from `pgrep -f org.opensearch.bootstrap`): its CPU is printed too. */
-const openSearchPid = process.env.OPENSEARCH_PID ? envInt('OPENSEARCH_PID', 0) : undefined;
 /** Where the service writes a V8 CPU profile when it stops (for chrome://inspect or any .cpuprofile reader). */
 const profileDir = process.env.BENCH_E2E_PROFILE_DIR;
 const run = `${Date.now().toString(36)}`;
 
 
-/** The service's own per-stage timings so far (seconds summed over requests), from its /metrics. */
-async function stageTimes(url: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const times = new Map<string, number>();
-  for (const m of text.matchAll(/^impossible_travel_stage_duration_seconds_sum\{stage="([^"]+)"\} ([0-9.e+-]+)$/gm)) times.set(m[1]!, Number(m[2]));
-  return times;
-}
+const STAGE_SUM = 'impossible_travel_stage_duration_seconds_sum{stage="';
 
-/** CPU seconds (user, system) a process has used so far, from /proc (Linux); undefined elsewhere. */
-function processCpu(pid: number | undefined): { user: number; system: number } | undefined {
-  try {
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
-  } catch {
-    return undefined;
-  }
-}
-
-/** The service's state document counters so far (reads asked of OpenSearch, writes sent), from /metrics. */
-async function stateDocuments(url: string): Promise<{ read: number; written: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const value = (name: string): number => Number(new RegExp(`^impossible_travel_state_documents_${name}_total (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { read: value('read'), written: value('written') };
+/** The service's per-stage seconds (summed over requests) between two scrapes of its /metrics. */
+function stageSeconds(before: Map<string, number>, after: Map<string, number>): string {
+  return [...after]
+    .filter(([key]) => key.startsWith(STAGE_SUM))
+    .map(([key, total]) => `${key.slice(STAGE_SUM.length, -2)} ${(total - metric(before, key)).toFixed(2)}`)
+    .join(', ');
 }
 
 async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
@@ -118,8 +99,7 @@ async function main(): Promise<void> {
     console.log(`warming up with ${warmRecords.length.toLocaleString('en-US')} other records each way ...`);
     await send(`${serviceUrl}/_bulk`, bulkBodies(warmRecords, `${viaService}-warmup`, batchSize), concurrency);
     await send(`${openSearchUrl}/_bulk`, bulkBodies(await enrich(warmRecords), `${direct}-warmup`, batchSize), concurrency);
-    const stagesBefore = await stageTimes(serviceUrl);
-    const stateBefore = await stateDocuments(serviceUrl);
+    const metricsBefore = await scrape(serviceUrl);
     const countOf = async (index: string): Promise<number> => ((await client.count({ index })).body as { count: number }).count;
 
     console.log(`${rounds} rounds of ${count.toLocaleString('en-US')} new records each way, ${batchSize} per _bulk, ${concurrency} in flight:`);
@@ -143,19 +123,16 @@ async function main(): Promise<void> {
       let serviceRate = 0;
       let directRate = 0;
       for (const way of serviceFirst ? ['service', 'direct'] : ['direct', 'service']) {
-        const before = processCpu(child.pid);
-        const searchBefore = processCpu(openSearchPid);
+        const [before, searchBefore] = await Promise.all([scrape(serviceUrl), openSearchCpuMs(client)]);
         if (way === 'service') serviceRate = (await send(`${serviceUrl}/_bulk`, rawBodies, concurrency)).rate;
         else directRate = (await send(`${openSearchUrl}/_bulk`, enrichedBodies, concurrency)).rate;
-        const after = processCpu(child.pid);
-        const searchAfter = processCpu(openSearchPid);
-        const perDoc = (s: number): string => `${Math.round((s * 1e6) / count)}`;
-        if (way === 'service' && before && after) {
-          cpuNotes.push(`round ${r + 1}: service ${perDoc(after.user - before.user)} user + ${perDoc(after.system - before.system)} system`);
+        const [after, searchAfter] = await Promise.all([scrape(serviceUrl), openSearchCpuMs(client)]);
+        const perDoc = (seconds: number): string => `${Math.round((seconds * 1e6) / count)}`;
+        const used = (key: string): string => perDoc(metric(after, key) - metric(before, key));
+        if (way === 'service') {
+          cpuNotes.push(`round ${r + 1}: service ${used('process_cpu_user_seconds_total')} user + ${used('process_cpu_system_seconds_total')} system`);
         }
-        if (searchBefore && searchAfter) {
-          cpuNotes.push(`OpenSearch (${way}) ${perDoc(searchAfter.user - searchBefore.user)} user + ${perDoc(searchAfter.system - searchBefore.system)} system`);
-        }
+        cpuNotes.push(`OpenSearch (${way}) ${perDoc((searchAfter - searchBefore) / 1000)}`);
       }
       await client.indices.refresh({ index: `${viaServiceRound},${directRound},${alertsIndex}` });
       const ratio = serviceRate / directRate;
@@ -168,20 +145,18 @@ async function main(): Promise<void> {
           `${Math.round(directRate).toLocaleString('en-US').padStart(15)}${ratio.toFixed(2).padStart(8)}   ${stored}, ${(await countOf(alertsIndex)) - alertsBefore}`,
       );
     }
-    const stagesAfter = await stageTimes(serviceUrl);
-    const stateAfter = await stateDocuments(serviceUrl);
+    const metricsAfter = await scrape(serviceUrl);
     const ratio = median(ratios);
     console.log(`${'median'.padEnd(17)}${Math.round(median(serviceRates)).toLocaleString('en-US').padStart(16)}${Math.round(median(directRates)).toLocaleString('en-US').padStart(15)}${ratio.toFixed(2).padStart(8)}`);
     console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version}, OpenSearch ${info.version.number}, ${new Date().toISOString().slice(0, 10)}`);
     console.log(`ratio ${ratio.toFixed(2)} (median of ${rounds}; target >= 0.80): ${ratio >= 0.8 ? 'met' : 'NOT met'}`);
-    const stages = [...stagesAfter].map(([stage, total]) => `${stage} ${(total - (stagesBefore.get(stage) ?? 0)).toFixed(2)}`).join(', ');
-    if (cpuNotes.length > 0) console.log(`the service's CPU per document (microseconds): ${cpuNotes.join('; ')}`);
-    const perDocument = (n: number): string => (n / (rounds * count)).toFixed(2);
+    console.log(`CPU per document (microseconds): ${cpuNotes.join('; ')}`);
+    const perDocument = (key: string): string => ((metric(metricsAfter, key) - metric(metricsBefore, key)) / (rounds * count)).toFixed(2);
     console.log(
-      `state documents per document sent through the service: ${perDocument(stateAfter.read - stateBefore.read)} read, ` +
-        `${perDocument(stateAfter.written - stateBefore.written)} written (the direct way has none)`,
+      `state documents per document sent through the service: ${perDocument('impossible_travel_state_documents_read_total')} read, ` +
+        `${perDocument('impossible_travel_state_documents_written_total')} written (the direct way has none)`,
     );
-    console.log(`where the service's time went in the rounds (seconds, summed over requests): ${stages}`);
+    console.log(`where the service's time went in the rounds (seconds, summed over requests): ${stageSeconds(metricsBefore, metricsAfter)}`);
   } finally {
     child.kill('SIGTERM');
     await enrichService.close();

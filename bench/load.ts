@@ -183,6 +183,14 @@ export async function scrape(url: string): Promise<Map<string, number>> {
 
 export const metric = (m: Map<string, number>, key: string): number => m.get(key) ?? 0;
 
+/** The CPU time OpenSearch's node has used so far (the node the client talks to), in milliseconds. */
+export async function openSearchCpuMs(client: Client): Promise<number> {
+  const stats = (await client.nodes.stats({ node_id: '_local', metric: ['process'] })).body as {
+    nodes: Record<string, { process: { cpu: { total_in_millis: number } } }>;
+  };
+  return Object.values(stats.nodes)[0]?.process.cpu.total_in_millis ?? 0;
+}
+
 /** Busy and total CPU time of the whole machine (all processes), in seconds, from /proc/stat. */
 export function machineCpu(): { busy: number; total: number } {
   try {
@@ -448,15 +456,12 @@ async function main(): Promise<void> {
         const service = await startService(port, indices.serviceSettings(openSearchUrl));
         console.log(`bulk: service (OpenSearch mode) up in ${fmt((Date.now() - t) / 1000, 1)} s`);
         const c = client;
-        const openSearchCpuMs = async (): Promise<number> => {
-          const stats = (await c.nodes.stats({ node_id: '_local', metric: ['process'] })).body as {
-            nodes: Record<string, { process: { cpu: { total_in_millis: number } } }>;
-          };
-          return Object.values(stats.nodes)[0]?.process.cpu.total_in_millis ?? 0;
-        };
         try {
           results.push(
-            await runScenario({ name: `POST /_bulk x${batch} c${connections}`, service, path: '/_bulk', connections, batch, bodies, warmupSeconds, seconds, checkBulkItems: true, openSearchCpuMs }),
+            await runScenario({
+              name: `POST /_bulk x${batch} c${connections}`, service, path: '/_bulk', connections, batch, bodies, warmupSeconds, seconds, checkBulkItems: true,
+              openSearchCpuMs: () => openSearchCpuMs(c),
+            }),
           );
         } finally {
           await service.stop();
