@@ -15,8 +15,9 @@ import type { Doc } from '../processors/types.js';
  * (test/server/doc-json.test.ts and the golden test compare the two on generated records and on
  * every real sample): none of the added fields may be in the record already, and when
  * `session_name` goes in, the text must have `userIdentity` at the top level, spelled without
- * escapes, and no other key after it that could be a second one (no `\u` escape after it). Otherwise, and for a record that came inside an envelope (an S3 file object,
- * an EventBridge event, a JSON array), the document is serialised with JSON.stringify. The spliced
+ * escapes, and no other key after it that could be a second one (no `\u` escape after it).
+ * Otherwise, and for a record that came inside an envelope (an S3 file object, an EventBridge
+ * event, a JSON array), the document is serialised with JSON.stringify. The spliced
  * text keeps the client's spelling (number formats, `\u` escapes, and a duplicate key, which
  * JSON.stringify would have dropped), and puts `session_name` first in `userIdentity`: key order
  * carries no meaning in JSON.
