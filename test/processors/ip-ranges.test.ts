@@ -1,18 +1,7 @@
 import assert from 'node:assert/strict';
 import { BlockList, isIP } from 'node:net';
 import { RESERVED_V4, canonicalIp, ipFamily, ipv4Value, isPublicIp } from '../../processors/ip-ranges.js';
-
-/** A small deterministic generator (mulberry32), so a failure names a reproducible input. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { Rng } from '../fuzz/bodies.js';
 
 const dotted = (value: number): string => [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
 
@@ -34,20 +23,20 @@ describe('processors/ip-ranges', () => {
     });
 
     it('agrees with Node on 20,000 generated strings of digits, dots and noise', () => {
-      const next = random(7);
+      const rng = new Rng(7, 0);
       const alphabet = '0123456789.....:a ';
       for (let i = 0; i < 20_000; i++) {
-        const length = 1 + Math.floor(next() * 16);
+        const length = rng.int(1, 16);
         let text = '';
-        for (let j = 0; j < length; j++) text += alphabet[Math.floor(next() * alphabet.length)];
+        for (let j = 0; j < length; j++) text += alphabet[rng.int(0, alphabet.length - 1)];
         assert.equal(ipv4Value(text) >= 0, isIP(text) === 4, `"${text}"`);
       }
     });
 
     it('gives back the value it was printed from, for every octet value', () => {
-      const next = random(11);
+      const rng = new Rng(11, 0);
       for (let i = 0; i < 5_000; i++) {
-        const value = Math.floor(next() * 2 ** 32);
+        const value = rng.u32();
         assert.equal(ipv4Value(dotted(value)), value);
       }
     });
@@ -85,8 +74,8 @@ describe('processors/ip-ranges', () => {
         const last = first + 2 ** (32 - Number(bits)) - 1;
         for (const v of [first - 1, first, first + 1, last - 1, last, last + 1]) if (v >= 0 && v <= 0xffffffff) probes.add(v);
       }
-      const next = random(3);
-      for (let i = 0; i < 5_000; i++) probes.add(Math.floor(next() * 2 ** 32));
+      const rng = new Rng(3, 0);
+      for (let i = 0; i < 5_000; i++) probes.add(rng.u32());
       for (const value of probes) {
         const text = dotted(value);
         assert.equal(isPublicIp(text), !oracle.check(text, 'ipv4'), text);
