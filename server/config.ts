@@ -158,7 +158,7 @@ const schema = z
     OPENSEARCH_REQUEST_TIMEOUT: duration(100, 600_000).default(30_000),
     STATE_WRITE_GRANULARITY: duration(1000, DAY_MS).default(60_000),
     STATE_READ: z.enum(['always', 'on-miss']).default('always'),
-    STATE_SYNC_INTERVAL: duration(0, 60_000).default(1000),
+    STATE_SYNC_INTERVAL: duration(0, 60_000).default(5000),
     BULK_ID_FROM_EVENT_ID: bool.default(true),
     ALERTS_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-alerts'),
     STATE_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-state'),
