@@ -109,6 +109,34 @@ describe('_bulk against a real OpenSearch node', function () {
     assert.equal(fields['source.ip']!.mapping.ip!.type, 'ip');
   });
 
+  it("answers with OpenSearch's own items, whether all were stored or OpenSearch refused one", async () => {
+    const s = await service();
+    const key = uniqueName('AKIAPASS');
+    const ids = [uniqueName('doc'), uniqueName('doc')];
+    const records = ids.map((id, i) => cloudTrailRecord({ key, ip: CITY.london.ip, at: `2024-05-02T10:0${i}:00Z`, id }));
+    const body = records.map((r, i) => `{"index":{"_index":"${ctIndex}","_id":"${ids[i]}"}}\n${JSON.stringify(r)}\n`).join('');
+    type Item = { index: { _index: string; _id: string; _version: number; result: string; _shards: { total: number }; _seq_no: number; _primary_term: number; status: number } };
+    for (const [round, result] of [[1, 'created'], [2, 'updated']] as const) {
+      const { status, json } = await postBulk(s.url, body);
+      assert.equal(status, 200);
+      assert.equal(json.errors, false);
+      assert.equal(typeof json.took, 'number');
+      const items = json.items as unknown as Item[];
+      assert.deepEqual(items.map((i) => [i.index._id, i.index._index, i.index.result, i.index._version, i.index.status]), ids.map((id) => [id, ctIndex, result, round, round === 1 ? 201 : 200]));
+      for (const item of items) assert.ok(item.index._shards.total >= 1 && Number.isInteger(item.index._seq_no) && Number.isInteger(item.index._primary_term), JSON.stringify(item));
+    }
+
+    // OpenSearch refuses the second action (a create of an id it holds): its own error comes back
+    // in that item's place, and the first is stored.
+    const mixed = `{"index":{"_index":"${ctIndex}"}}\n${JSON.stringify({ ...records[0]!, eventID: uniqueName('ev') })}\n{"create":{"_index":"${ctIndex}","_id":"${ids[1]}"}}\n${JSON.stringify(records[1])}\n`;
+    const { status, json } = await postBulk(s.url, mixed);
+    assert.equal(status, 200);
+    assert.equal(json.errors, true);
+    assert.equal(json.items[0]!.index!.status, 201);
+    assert.equal(json.items[1]!.create!.status, 409);
+    assert.equal(json.items[1]!.create!.error!.type, 'version_conflict_engine_exception');
+  });
+
   it('stores an alert once, however often the same batch is replayed', async () => {
     const s = await service();
     const key = uniqueName('AKIAREPLAY');
