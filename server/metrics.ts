@@ -51,7 +51,7 @@ export class Metrics {
     geoip: GeoIpDatabase;
     store: StateStore;
     /** The OpenSearch state store's own counts, when there is one. */
-    durableState?: { readonly conflicts: number; readonly writeFailures: number; readonly pendingWrites: number; readonly reads: number; readonly writes: number };
+    durableState?: { readonly conflicts: number; readonly writeFailures: number; readonly pendingWrites: number; readonly reads: number; readonly writes: number; readonly soleWriter: boolean };
   }) {
     const r = [this.registry];
     const c = deps.pipeline.counters;
@@ -71,6 +71,14 @@ export class Metrics {
       fromCounter('impossible_travel_state_write_failures_total', 'Interval state writes that failed (each is tried again at the next interval).', () => durable.writeFailures);
       fromCounter('impossible_travel_state_documents_read_total', 'State documents (keys and principals) asked of OpenSearch.', () => durable.reads);
       fromCounter('impossible_travel_state_documents_written_total', 'State documents (keys and principals) sent to OpenSearch to be written.', () => durable.writes);
+      new Gauge({
+        name: 'impossible_travel_state_sole_writer',
+        help: '1 while this instance\'s own state writes show no other writer of the state index (memory is then not re-read), else 0.',
+        registers: r,
+        collect() {
+          this.set(durable.soleWriter ? 1 : 0);
+        },
+      });
       new Gauge({
         name: 'impossible_travel_state_pending_writes',
         help: 'Keys and principals whose changed state is not yet written to OpenSearch.',

@@ -112,7 +112,12 @@ export interface OpenSearchStateOptions extends MemoryStateOptions {
   readonly readMode?: 'always' | 'on-miss';
   /** 0 (default): `commit` writes before it resolves. Otherwise state is written behind, this often. */
   readonly syncIntervalMs?: number;
+  /** The clock (tests set it). */
+  readonly now?: () => number;
 }
+
+/** How long after an own write that showed no other writer memory is trusted without re-reads, beyond the interval. */
+const SOLE_WRITER_SLACK_MS = 1000;
 
 /** True when `a` is the same as or older than the version we hold. */
 function isNotNewer(a: Version, held: Version | undefined): boolean {
@@ -153,6 +158,20 @@ export class OpenSearchStateStore extends MemoryStateStore {
   private flushing = false;
   /** Write-behind: until when a key's state in memory needs no re-read (it was read or written lately). */
   private readonly freshUntil = new WeakMap<object, number>();
+  /**
+   * Sole-writer detection. The state index has one shard, whose sequence numbers count every write
+   * to it. When our write's sequence numbers follow on from our previous write's, with no gap, no
+   * other instance wrote in between; a gap (or a version conflict, or anything unexpected) means
+   * one did, and starts a new epoch. A state read in real time or written in the current epoch is
+   * then known to be what the index holds until the last confirming write, and is not re-read
+   * while that write is recent (interval + 1 s): a lone instance reads only what memory lacks,
+   * instances that share the index re-read as before. See docs/state.md.
+   */
+  private epoch = 0;
+  private lastOwnWrite: Version | undefined;
+  private confirmedAt = -Infinity;
+  private readonly syncedIn = new WeakMap<object, number>();
+  private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   reads = 0;
   writes = 0;
@@ -163,6 +182,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
   constructor(private readonly os: OpenSearchStateOptions) {
     // The bookkeeping above is keyed by state object: every key keeps its one object.
     super({ ...os, compactSingleSightings: false });
+    this.now = os.now ?? Date.now;
     if (this.writesBehind) {
       this.timer = setInterval(() => void this.flushBehind(), os.syncIntervalMs);
       this.timer.unref();
@@ -199,7 +219,38 @@ export class OpenSearchStateStore extends MemoryStateStore {
   }
 
   private markFresh(state: object | undefined): void {
-    if (state && this.writesBehind) this.freshUntil.set(state, Date.now() + this.os.syncIntervalMs!);
+    if (state && this.writesBehind) this.freshUntil.set(state, this.now() + this.os.syncIntervalMs!);
+  }
+
+  /** Whether memory holds what the index holds for this state, as far as our own writes show (see `epoch`). */
+  private trusted(state: object): boolean {
+    return this.syncedIn.get(state) === this.epoch && this.now() - this.confirmedAt <= (this.os.syncIntervalMs ?? 0) + SOLE_WRITER_SLACK_MS;
+  }
+
+  /** Whether this instance has lately been the only one writing the state index (for /healthz and metrics). */
+  get soleWriter(): boolean {
+    return this.now() - this.confirmedAt <= (this.os.syncIntervalMs ?? 0) + SOLE_WRITER_SLACK_MS;
+  }
+
+  /**
+   * After a write: whether its sequence numbers follow on from our previous write's (nobody else
+   * wrote in between), or a new epoch starts. `clean` is false when any item failed.
+   */
+  private noteOwnWrite(seqNos: number[], primaryTerms: Set<number>, clean: boolean, sentAt: number): void {
+    seqNos.sort((a, b) => a - b);
+    const term = primaryTerms.size === 1 ? [...primaryTerms][0]! : undefined;
+    const first = seqNos[0];
+    const last = seqNos[seqNos.length - 1];
+    const contiguous = clean && term !== undefined && first !== undefined && last !== undefined && last - first + 1 === seqNos.length && seqNos.every(Number.isInteger);
+    const previous = this.lastOwnWrite;
+    if (contiguous && previous !== undefined && previous.primaryTerm === term && first === previous.seqNo + 1) {
+      this.confirmedAt = sentAt;
+    } else {
+      if (previous !== undefined) this.os.log.debug({ previous, first, last, term }, 'another writer, or an unexpected answer, in the state index: memory is re-read again');
+      this.epoch++;
+      this.confirmedAt = -Infinity;
+    }
+    this.lastOwnWrite = contiguous ? { seqNo: last!, primaryTerm: term! } : undefined;
   }
 
   private fingerprintKey(state: KeyState): string {
@@ -225,19 +276,24 @@ export class OpenSearchStateStore extends MemoryStateStore {
 
   override async prepare(accessKeyIds: ReadonlySet<string>, principals: ReadonlySet<string>): Promise<void> {
     const onMiss = this.os.readMode === 'on-miss';
-    const now = Date.now();
+    const now = this.now();
     const missingKeys: string[] = [];
     const knownKeys: string[] = [];
     for (const k of accessKeyIds) {
       this.unparkKey(k);
       if (!this.hasKey(k)) missingKeys.push(keyDocId(k));
-      else if (!onMiss && !((this.freshUntil.get(this.peekKey(k)!) ?? 0) > now)) knownKeys.push(keyDocId(k));
+      else if (!onMiss) {
+        const held = this.peekKey(k)!;
+        if (!((this.freshUntil.get(held) ?? 0) > now) && !this.trusted(held)) knownKeys.push(keyDocId(k));
+      }
     }
     const missingPrincipals: string[] = [];
     const knownPrincipals: string[] = [];
     for (const p of principals) {
       this.unparkPrincipal(p);
-      (this.principals.has(p) ? knownPrincipals : missingPrincipals).push(principalDocId(p));
+      const held = this.principals.peek(p);
+      if (held === undefined) missingPrincipals.push(principalDocId(p));
+      else if (!this.trusted(held)) knownPrincipals.push(principalDocId(p));
     }
     // What memory lacks (a restart, an eviction, a key another instance has seen) is read in real
     // time; what memory holds is refreshed from the index as of its last refresh (see `load`).
@@ -258,6 +314,8 @@ export class OpenSearchStateStore extends MemoryStateStore {
     const ids = [...keyIds, ...principalIds];
     if (ids.length === 0) return;
     let docs: { _id: string; found?: boolean; _source?: { state?: unknown; kind?: unknown; key?: unknown }; _seq_no?: number; _primary_term?: number; error?: unknown }[];
+    // A real-time read shows what the index holds now: in this epoch, memory then matches it.
+    const synced = realtime ? this.epoch : undefined;
     try {
       const res = await this.os.client.mget({ index: this.os.index, realtime, body: { ids } });
       docs = (res.body as { docs: typeof docs }).docs;
@@ -273,8 +331,8 @@ export class OpenSearchStateStore extends MemoryStateStore {
       const version = { seqNo: doc._seq_no!, primaryTerm: doc._primary_term! };
       const name = doc._source.key;
       if (typeof name !== 'string') continue;
-      if (doc._source.kind === 'key') this.mergeKey(name, doc._source.state as StoredKeyState, version);
-      else if (doc._source.kind === 'principal') this.mergePrincipal(name, doc._source.state as PrincipalBaseline, version);
+      if (doc._source.kind === 'key') this.mergeKey(name, doc._source.state as StoredKeyState, version, synced);
+      else if (doc._source.kind === 'principal') this.mergePrincipal(name, doc._source.state as PrincipalBaseline, version, synced);
     }
   }
 
@@ -299,26 +357,34 @@ export class OpenSearchStateStore extends MemoryStateStore {
     if (parked.get(s.name) === s.state) parked.delete(s.name);
   }
 
-  private mergeKey(accessKeyId: string, stored: StoredKeyState, version: Version): void {
+  private mergeKey(accessKeyId: string, stored: StoredKeyState, version: Version, synced: number | undefined): void {
     this.unparkKey(accessKeyId);
     const local = this.getKey(accessKeyId);
     // A read that is not real-time may return what we wrote ourselves a moment ago, or older.
-    if (local && isNotNewer(version, this.versions.get(local))) return;
+    if (local && isNotNewer(version, this.versions.get(local))) {
+      if (synced !== undefined) this.syncedIn.set(local, synced);
+      return;
+    }
     const remote: KeyState = { history: stored.history.map(fromStored), alerted: stored.alerted };
     const merged = local ? mergeKeyStates(local, remote, this.os.limits) : remote;
     this.persisted.set(merged, this.fingerprintKey(remote));
     this.versions.set(merged, version);
+    if (synced !== undefined) this.syncedIn.set(merged, synced);
     this.holdKey(accessKeyId, merged);
     if (this.fingerprintKey(merged) !== this.fingerprintKey(remote)) this.dirtyKeys.add(accessKeyId);
   }
 
-  private mergePrincipal(principal: string, remote: PrincipalBaseline, version: Version): void {
+  private mergePrincipal(principal: string, remote: PrincipalBaseline, version: Version, synced: number | undefined): void {
     this.unparkPrincipal(principal);
     const local = this.principals.get(principal);
-    if (local && isNotNewer(version, this.versions.get(local))) return;
+    if (local && isNotNewer(version, this.versions.get(local))) {
+      if (synced !== undefined) this.syncedIn.set(local, synced);
+      return;
+    }
     const merged = local ? mergeBaselines(local, remote) : { firstSeenMs: remote.firstSeenMs, places: remote.places.slice() };
     this.persisted.set(merged, this.fingerprintPrincipal(remote));
     this.versions.set(merged, version);
+    if (synced !== undefined) this.syncedIn.set(merged, synced);
     this.principals.set(principal, merged);
     if (this.fingerprintPrincipal(merged) !== this.fingerprintPrincipal(remote)) this.dirtyPrincipals.add(principal);
   }
@@ -425,6 +491,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
       add(principalDocId(p), 'principal', p, baseline, baseline, this.fingerprintPrincipal(baseline));
     }
     if (body.length === 0) return { keys: [], principals: [] };
+    const sentAt = this.now();
     let items: BulkResponseItem[];
     try {
       const res = await this.os.client.bulk({ body: body as Record<string, unknown>[] });
@@ -434,8 +501,19 @@ export class OpenSearchStateStore extends MemoryStateStore {
     }
     this.writes += sent.length;
     const conflicted = { keys: [] as string[], principals: [] as string[] };
+    const stored: object[] = [];
+    const seqNos: number[] = [];
+    const primaryTerms = new Set<number>();
+    let clean = true;
     for (const [i, s] of sent.entries()) {
       const result = itemResult(items[i]);
+      if (result && result.status < 300) {
+        stored.push(s.state);
+        seqNos.push(result._seq_no as number);
+        primaryTerms.add(result._primary_term as number);
+      } else {
+        clean = false;
+      }
       if (result && result.status < 300) {
         this.versions.set(s.state, { seqNo: result._seq_no as number, primaryTerm: result._primary_term as number });
         this.persisted.set(s.state, s.fingerprint);
@@ -450,12 +528,16 @@ export class OpenSearchStateStore extends MemoryStateStore {
         this.forgetParked(s);
       } else {
         const status = result?.status ?? 503;
+        // Left unconfirmed: the next write finds a gap after `lastOwnWrite` and starts a new epoch.
         throw new UpstreamError(
           `OpenSearch did not store detection state ${s.id}: ${result?.error?.type ?? 'no answer'} ${result?.error?.reason ?? ''}`.trim(),
           status === 429 ? 429 : 503,
         );
       }
     }
+    this.noteOwnWrite(seqNos, primaryTerms, clean, sentAt);
+    // What we just wrote is what the index holds, in this epoch.
+    for (const state of stored) this.syncedIn.set(state, this.epoch);
     return conflicted;
   }
 }

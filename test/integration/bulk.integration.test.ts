@@ -292,6 +292,46 @@ describe('_bulk against a real OpenSearch node', function () {
     await stateHolds(key, at); // written at shutdown
   });
 
+  it("tells from OpenSearch's sequence numbers whether it writes the state index alone, and reads held keys again when not", async function () {
+    this.timeout(60_000);
+    const env = { STATE_SYNC_INTERVAL: '300' };
+    const a = await service(env);
+    const [k1, k2, k3] = ['AKIALONE1', 'AKIALONE2', 'AKIALONE3'].map(uniqueName) as [string, string, string];
+    const metricsOf = async (s: RunningService): Promise<(name: string) => number> => {
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      return (name) => Number(new RegExp(`^impossible_travel_${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    };
+    /** Sends one event and waits until the instance's interval write has carried it. */
+    const sighting = async (s: RunningService, key: string, minute: number): Promise<void> => {
+      const written = (await metricsOf(s))('state_documents_written_total');
+      const at = `2024-10-03T10:${String(minute).padStart(2, '0')}:00Z`;
+      const res = await fetch(`${s.url}/enrich`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(cloudTrailRecord({ key, ip: CITY.london.ip, at, id: uniqueName('ev') })) });
+      assert.equal(res.status, 200);
+      for (let i = 0; (await metricsOf(s))('state_documents_written_total') === written; i++) {
+        if (i > 200) throw new Error(`the state of ${key} was never written`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    await sighting(a, k1, 1);
+    await sighting(a, k2, 2);
+    assert.equal((await metricsOf(a))('state_sole_writer'), 1, 'two writes in a row, nobody else in between');
+    // k1's interval is over, but memory is known to match the index: no read.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    let reads = (await metricsOf(a))('state_documents_read_total');
+    await sighting(a, k1, 3);
+    assert.equal((await metricsOf(a))('state_documents_read_total'), reads, 'k1 is not read again');
+
+    // A second instance writes the index: the first one's next write shows the gap.
+    const b = await service(env);
+    await sighting(b, k3, 4);
+    await sighting(a, k2, 5);
+    assert.equal((await metricsOf(a))('state_sole_writer'), 0, 'another writer showed up');
+    await new Promise((resolve) => setTimeout(resolve, 400)); // k1's interval again
+    reads = (await metricsOf(a))('state_documents_read_total');
+    await sighting(a, k1, 6);
+    assert.equal((await metricsOf(a))('state_documents_read_total'), reads + 1, 'k1 is read again, as it is with several instances');
+  });
+
   it('keeps state written behind when the LRU drops its key before the write, and takes it back', async () => {
     const s = await service({ STATE_SYNC_INTERVAL: '60s', STATE_MAX_KEYS: '2' });
     const [k1, k2, k3] = ['AKIAPARKED1', 'AKIAPARKED2', 'AKIAPARKED3'].map(uniqueName) as [string, string, string];

@@ -19,11 +19,16 @@ class FakeIndex {
   /** Milliseconds each bulk call takes. */
   delayMs = 0;
   bulkCalls = 0;
+  /** The ids each mget asked for. */
+  readonly reads: string[][] = [];
+  /** The shard's sequence number: as in OpenSearch, one count over every write to the (one-shard) index. */
+  private seqNo = -1;
 
   readonly client = {
-    mget: async ({ body }: { body: { ids: string[] } }) => ({
-      body: { docs: body.ids.map((id) => (this.docs.has(id) ? { _id: id, found: true, ...this.docs.get(id)! } : { _id: id, found: false })) },
-    }),
+    mget: async ({ body }: { body: { ids: string[] } }) => {
+      this.reads.push(body.ids);
+      return { body: { docs: body.ids.map((id) => (this.docs.has(id) ? { _id: id, found: true, ...this.docs.get(id)! } : { _id: id, found: false })) } };
+    },
     bulk: async ({ body }: { body: Record<string, Record<string, unknown>>[] }) => {
       this.bulkCalls++;
       if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
@@ -36,13 +41,19 @@ class FakeIndex {
           items.push({ [op]: { status: 409, error: { type: 'version_conflict_engine_exception' } } });
           continue;
         }
-        const seq = (this.docs.get(id)?._seq_no ?? -1) + 1;
+        const seq = ++this.seqNo;
         this.docs.set(id, { _source: body[i + 1] as Record<string, unknown>, _seq_no: seq, _primary_term: 1 });
         items.push({ [op]: { status: 201, _seq_no: seq, _primary_term: 1 } });
       }
       return { body: { items } };
     },
   };
+
+  /** Another instance writes a key's state. */
+  writeAsAnotherInstance(name: string, times: number[]): void {
+    const history = times.map((t) => ({ t, ip: '203.0.113.9', e: `other${t}`, g: { c: 'Tokyo', la: 35.7, lo: 139.7, a: 0, p: 'Tokyo' } }));
+    this.docs.set(`key:${name}`, { _source: { kind: 'key', key: name, state: { history } }, _seq_no: ++this.seqNo, _primary_term: 1 });
+  }
 
   /** Event times stored for a key. */
   times(name: string): number[] {
@@ -165,5 +176,74 @@ describe('OpenSearch state store', () => {
     await store.close();
     assert.ok(fake.docs.has('principal:arn:aws:iam::1:user/a'));
     assert.ok(fake.docs.has('principal:arn:aws:iam::1:user/b'));
+  });
+  describe('a lone writer', () => {
+    const INTERVAL = 60_000;
+    let clock = 0;
+    const at = (ms: number): void => {
+      clock = ms;
+    };
+    const lone = (fake: FakeIndex): OpenSearchStateStore => storeOn(fake, { syncIntervalMs: INTERVAL, now: () => clock });
+
+    /** Key A read and written, then key B written: two writes in a row, whatever happens between them. */
+    async function twoWrites(store: OpenSearchStateStore, between: () => void = () => {}): Promise<void> {
+      at(0);
+      await store.prepare(new Set(['A']), new Set());
+      store.setKey('A', state(sighting(1000, 'London')));
+      at(1000);
+      await flushBehind(store);
+      between();
+      at(2000);
+      store.setKey('B', state(sighting(2000, 'Paris')));
+      await flushBehind(store);
+    }
+
+    it('does not read again what it holds while its own writes show no other writer', async () => {
+      const fake = new FakeIndex();
+      const store = lone(fake);
+      await twoWrites(store);
+      assert.equal(store.soleWriter, true);
+      // A's interval is over (read at 0), but the write at 2000 showed nobody else had written.
+      at(INTERVAL + 1500);
+      await store.prepare(new Set(['A']), new Set());
+      assert.deepEqual(fake.reads, [['key:A']], 'A was read once, when memory lacked it');
+      // Without a write since, memory is trusted for an interval and a second, no longer.
+      at(2000 + INTERVAL + 1001 + INTERVAL);
+      assert.equal(store.soleWriter, false);
+      await store.prepare(new Set(['A']), new Set());
+      assert.deepEqual(fake.reads, [['key:A'], ['key:A']]);
+    });
+
+    it('reads again at the interval once its writes show another writer, and gets its sightings', async () => {
+      const fake = new FakeIndex();
+      const store = lone(fake);
+      await twoWrites(store, () => fake.writeAsAnotherInstance('A', [1500]));
+      assert.equal(store.soleWriter, false);
+      at(INTERVAL + 1500);
+      await store.prepare(new Set(['A']), new Set());
+      assert.deepEqual(fake.reads, [['key:A'], ['key:A']], 'A is read again, as before there was a lone-writer check');
+      assert.deepEqual(store.peekKey('A')!.history.map((s) => s.atMs), [1000, 1500]);
+    });
+
+    it('trusts nothing after a version conflict until two writes in a row follow on', async () => {
+      const fake = new FakeIndex();
+      const store = lone(fake);
+      await twoWrites(store);
+      fake.mode = 'conflict';
+      at(3000);
+      store.setKey('B', state(sighting(2000, 'Paris'), sighting(3000, 'Rome')));
+      assert.equal(store.soleWriter, true);
+      await flushBehind(store);
+      assert.equal(store.writeFailures, 1, 'the write kept conflicting');
+      assert.equal(store.soleWriter, false);
+      fake.mode = 'ok';
+      at(4000);
+      await flushBehind(store);
+      assert.equal(store.soleWriter, false, 'one clean write starts a new epoch; it takes a second to confirm it');
+      at(5000);
+      store.setKey('C', state(sighting(5000, 'Oslo')));
+      await flushBehind(store);
+      assert.equal(store.soleWriter, true);
+    });
   });
 });
