@@ -6,7 +6,8 @@
  * distinct addresses, service names, private addresses, a few impossible journeys) are cut into
  * request bodies of 1,000 records, as NDJSON (or S3 log files with BENCH_FORMAT=s3). Each body
  * then goes through
- *  - the bare pass: bytes to text (with the service's own decoder, `decodeText`), `JSON.parse` of every
+ *  - the bare pass: bytes to text (with the service's own decoders, `bodyLines` for NDJSON and
+ *    `decodeText` for a whole JSON body), `JSON.parse` of every
  *    record, `JSON.stringify` of the result;
  *  - the pipeline: what POST /enrich does with it, minus HTTP: `readRecords` (server/input.ts),
  *    `pipeline.run` with the real GeoIP database and a MemoryStateStore, and the answer's text
@@ -35,7 +36,7 @@ import { createPipeline, isItemError, type Pipeline } from '../processors/pipeli
 import { MemoryStateStore } from '../processors/state.js';
 import { loadConfig, packageRoot, type Config } from '../server/config.js';
 import type { SourceText } from '../server/doc-json.js';
-import { decodeText, readRecords } from '../server/input.js';
+import { bodyLines, decodeText, readRecords } from '../server/input.js';
 import { silentLogger, type Logger } from '../server/log.js';
 import { answerJson } from '../server/routes/enrich.js';
 import { envInt, median } from './env.js';
@@ -74,20 +75,13 @@ function line(label: string, value: string): void {
 
 /** The floor: text, `JSON.parse` of each record, `JSON.stringify` of the lot. Returns output length. */
 function barePass(body: Buffer): number {
-  // The service's own bytes-to-text step (an ASCII fast path), so that only the JSON work differs.
-  const text = decodeText(body)!;
+  // The service's own bytes-to-text steps (ASCII fast paths), so that only the JSON work differs.
   let records: unknown[];
   if (FORMAT === 'ndjson') {
     records = [];
-    let start = 0;
-    while (start < text.length) {
-      let end = text.indexOf('\n', start);
-      if (end === -1) end = text.length;
-      if (end > start) records.push(JSON.parse(text.slice(start, end)));
-      start = end + 1;
-    }
+    for (const line of bodyLines(body)!) if (line.length > 0) records.push(JSON.parse(line));
   } else {
-    records = (JSON.parse(text) as { Records: unknown[] }).Records;
+    records = (JSON.parse(decodeText(body)!) as { Records: unknown[] }).Records;
   }
   return JSON.stringify(records).length;
 }

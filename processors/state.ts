@@ -68,6 +68,11 @@ export interface MemoryStateOptions {
  */
 export class LruMap<K, V> {
   private readonly map = new Map<K, V>();
+  /**
+   * The key last moved to the end (the most recently used). A `set` of it right after its `get`,
+   * the usual read-modify-write, updates the entry in place instead of deleting and re-adding it.
+   */
+  private newest: K | undefined;
 
   constructor(
     readonly max: number,
@@ -91,28 +96,36 @@ export class LruMap<K, V> {
 
   get(key: K): V | undefined {
     const value = this.map.get(key);
-    if (value !== undefined) {
+    if (value !== undefined && key !== this.newest) {
       this.map.delete(key);
       this.map.set(key, value);
+      this.newest = key;
     }
     return value;
   }
 
   set(key: K, value: V): void {
+    if (key === this.newest && this.map.has(key)) {
+      this.map.set(key, value);
+      return;
+    }
     if (!this.map.delete(key) && this.map.size >= this.max) {
       const oldest = this.map.entries().next().value as [K, V];
       this.map.delete(oldest[0]);
       this.onEvict(oldest[0], oldest[1]);
     }
     this.map.set(key, value);
+    this.newest = key;
   }
 
   delete(key: K): boolean {
+    if (key === this.newest) this.newest = undefined;
     return this.map.delete(key);
   }
 
   clear(): void {
     this.map.clear();
+    this.newest = undefined;
   }
 }
 

@@ -266,12 +266,13 @@ export class OpenSearchStateStore extends MemoryStateStore {
 
   override setKey(accessKeyId: string, state: KeyState): void {
     super.setKey(accessKeyId, state);
-    if (this.persisted.get(state) !== this.fingerprintKey(state)) this.dirtyKeys.add(accessKeyId);
+    // A key already waiting to be written needs no fingerprint (a string over its whole history).
+    if (!this.dirtyKeys.has(accessKeyId) && this.persisted.get(state) !== this.fingerprintKey(state)) this.dirtyKeys.add(accessKeyId);
   }
 
   override setPrincipal(principal: string, baseline: PrincipalBaseline): void {
     super.setPrincipal(principal, baseline);
-    if (this.persisted.get(baseline) !== this.fingerprintPrincipal(baseline)) this.dirtyPrincipals.add(principal);
+    if (!this.dirtyPrincipals.has(principal) && this.persisted.get(baseline) !== this.fingerprintPrincipal(baseline)) this.dirtyPrincipals.add(principal);
   }
 
   override async prepare(accessKeyIds: ReadonlySet<string>, principals: ReadonlySet<string>): Promise<void> {

@@ -6,7 +6,7 @@ import type { AlertSink } from '../app.js';
 import { InputError, ServiceError, errorMessage } from '../errors.js';
 import { applyFilterPath } from '../filter-path.js';
 import { docJson, sourceText, type SourceText } from '../doc-json.js';
-import { decodeBody, decodeText } from '../input.js';
+import { bodyLines, decodeBody } from '../input.js';
 import { upstreamError, type BulkItemResult, type BulkResponseItem } from '../opensearch-errors.js';
 import { isItemError, type Pipeline } from '../../processors/pipeline.js';
 import { isPlainObject, type Doc } from '../../processors/types.js';
@@ -76,12 +76,11 @@ function readActionLine(line: string, n: number): { op: Op; meta: Record<string,
 }
 
 /** Splits the NDJSON body into actions and their sources; a malformed action line fails the request, as in OpenSearch. */
-export function parseBulkBody(text: string): { actions: ClientAction[]; records: unknown[]; texts: (SourceText | undefined)[] } {
+export function parseBulkBody(lines: readonly string[]): { actions: ClientAction[]; records: unknown[]; texts: (SourceText | undefined)[] } {
   const actions: ClientAction[] = [];
   const records: unknown[] = [];
   /** Each record's source line, where it was the record alone (server/doc-json.ts). */
   const texts: (SourceText | undefined)[] = [];
-  const lines = text.split('\n');
   // Shippers without document ids send one action line over and over: it is read once. Its
   // metadata object is then shared by those actions, which only ever read it.
   let previous: { line: string; op: Op; meta: Record<string, unknown>; actionLine: string } | undefined;
@@ -216,9 +215,9 @@ type Timed = <T>(stage: string, run: () => Promise<T>) => Promise<T>;
 async function prepareForward(req: Request, deps: BulkDeps, timed: Timed): Promise<Forward> {
   const parseEnd = deps.metrics?.stageSeconds.startTimer({ stage: 'parse' });
   const body = decodeBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), undefined, deps.maxBodyBytes);
-  const text = decodeText(body);
-  if (text === undefined) throw new InputError('body_unparseable', 'the bulk body is not valid UTF-8');
-  const { actions, records, texts } = parseBulkBody(text);
+  const bodyText = bodyLines(body);
+  if (bodyText === undefined) throw new InputError('body_unparseable', 'the bulk body is not valid UTF-8');
+  const { actions, records, texts } = parseBulkBody(bodyText);
   if (actions.length === 0) throw new InputError('body_unparseable', 'request body is required: no action in the bulk body');
   if (records.length > deps.maxRecords) {
     throw new InputError('body_too_large', `the bulk body holds ${records.length} records, more than MAX_RECORDS_PER_REQUEST (${deps.maxRecords})`, 413);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { LruMap, MemoryStateStore, type KeyState } from '../../processors/state.js';
 import type { Sighting } from '../../processors/travel.js';
+import { Rng } from '../fuzz/bodies.js';
 
 const geo = (placeKey: string): Sighting['geo'] => ({
   cityName: placeKey,
@@ -48,6 +49,50 @@ describe('state', () => {
       assert.equal(m.get('a'), 10);
       m.set('c', 3);
       assert.deepEqual(evicted, ['b'], 'rewriting a made it recently used');
+    });
+
+    it('evicts and answers as a plain list in use order would, over 50,000 random operations', () => {
+      const rng = new Rng(20261126, 2);
+      for (const max of [1, 2, 5]) {
+        const evicted: string[] = [];
+        const m = new LruMap<string, number>(max, (k) => evicted.push(k));
+        // The model: keys from least to most recently used, and their values.
+        const order: string[] = [];
+        const values = new Map<string, number>();
+        const modelEvicted: string[] = [];
+        const use = (k: string): void => {
+          order.splice(order.indexOf(k), 1);
+          order.push(k);
+        };
+        for (let i = 0; i < 50_000 / 3; i++) {
+          const key = `k${rng.int(0, 7)}`;
+          const op = rng.int(0, 4);
+          if (op === 0 || op === 1) {
+            assert.equal(m.get(key), values.get(key));
+            if (values.has(key)) use(key);
+          } else if (op === 2) {
+            assert.equal(m.peek(key), values.get(key));
+          } else if (op === 3) {
+            m.set(key, i);
+            if (values.has(key)) use(key);
+            else {
+              if (order.length >= max) {
+                const oldest = order.shift()!;
+                values.delete(oldest);
+                modelEvicted.push(oldest);
+              }
+              order.push(key);
+            }
+            values.set(key, i);
+          } else {
+            assert.equal(m.delete(key), values.delete(key));
+            if (order.includes(key)) order.splice(order.indexOf(key), 1);
+          }
+          assert.equal(evicted[evicted.length - 1], modelEvicted[modelEvicted.length - 1]);
+          assert.equal(m.size, order.length);
+        }
+        assert.deepEqual(evicted, modelEvicted);
+      }
     });
 
     it('refuses a size below one', () => {

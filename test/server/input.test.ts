@@ -3,7 +3,8 @@ import { gzipSync } from 'node:zlib';
 import { UnreadableRecord } from '../../processors/pipeline.js';
 import type { Doc } from '../../processors/types.js';
 import { InputError, type ErrorCode } from '../../server/errors.js';
-import { decodeBody, decodeText, isGzip, isNdjson, readRecords, type BodyInfo } from '../../server/input.js';
+import { bodyLines, decodeBody, decodeText, isGzip, isNdjson, readRecords, type BodyInfo } from '../../server/input.js';
+import { Rng } from '../fuzz/bodies.js';
 import { IP, MINUTE, T0, cloudTrailRecord } from '../support/geo-fixture.js';
 
 const MAX = 1024 * 1024;
@@ -254,6 +255,21 @@ describe('server/input', () => {
     it('says undefined for bytes that are not UTF-8', () => {
       assert.equal(decodeText(Buffer.from([0x7b, 0xc3, 0x28, 0x7d])), undefined);
       assert.equal(decodeText(Buffer.from([0xff])), undefined);
+      assert.equal(bodyLines(Buffer.from([0x7b, 0x0a, 0xc3, 0x28, 0x7d])), undefined);
+    });
+
+    it('cuts a body into the lines of its whole text (a leading BOM dropped), ASCII or not, on 5,000 generated bodies', () => {
+      const split = (text: string): string[] => decodeText(Buffer.from(text))!.split('\n');
+      for (const text of ['', '\n', 'a', 'a\n', '\na\n\nb', '{"x":1}\r\n{"y":"é"}\n', '\ufeff{"a":1}\n\ufeff{"b":2}']) {
+        assert.deepEqual(bodyLines(Buffer.from(text)), split(text), JSON.stringify(text));
+      }
+      const rng = new Rng(20261126, 1);
+      const pieces = ['{"eventName":"GetObject"}', '\n', '\n', '\r\n', ' ', 'Zoë', '☃', '𝄞', '\u0000', '{"a":[1,2]}'];
+      for (let i = 0; i < 5000; i++) {
+        let text = '';
+        for (let n = rng.int(0, 12); n > 0; n--) text += rng.pick(pieces);
+        assert.deepEqual(bodyLines(Buffer.from(text)), split(text), JSON.stringify(text));
+      }
     });
   });
 
