@@ -10,7 +10,7 @@
  * ways, into new indices, alternating which way goes first; the figure is the median ratio. The
  * service runs as in production (`node` with SERVICE_NODE_ARGS, default settings).
  *
- *   BENCH_E2E_RECORDS (100000)  BENCH_E2E_BATCH (1000)  BENCH_E2E_CONCURRENCY (2)  BENCH_E2E_ROUNDS (3)
+ *   BENCH_E2E_RECORDS (100000)  BENCH_E2E_BATCH (1000)  BENCH_E2E_CONCURRENCY (2)  BENCH_E2E_ROUNDS (5)
  *
  * It also prints the CPU time per document in each round: the service's (user and system, from its
  * /metrics) and OpenSearch's in each way (from the node's own process stats): where the two cores
@@ -34,7 +34,7 @@ const count = envInt('BENCH_E2E_RECORDS', 100_000, 1);
 const batchSize = envInt('BENCH_E2E_BATCH', 1000, 1);
 const concurrency = envInt('BENCH_E2E_CONCURRENCY', 2, 1);
 const port = envInt('BENCH_E2E_PORT', 18_480);
-const rounds = envInt('BENCH_E2E_ROUNDS', 3, 1);
+const rounds = envInt('BENCH_E2E_ROUNDS', 5, 1);
 const WEEK_MS = 7 * 86_400_000;
 /** Where the service writes a V8 CPU profile when it stops (for chrome://inspect or any .cpuprofile reader). */
 const profileDir = process.env.BENCH_E2E_PROFILE_DIR;
