@@ -169,6 +169,8 @@ export class OpenSearchStateStore extends MemoryStateStore {
    */
   private epoch = 0;
   private lastOwnWrite: Version | undefined;
+  /** Whether the state index has one shard (sequence numbers are per shard); asked when a run of writes starts. */
+  private oneShard: boolean | undefined;
   private confirmedAt = -Infinity;
   private readonly syncedIn = new WeakMap<object, number>();
   private readonly now: () => number;
@@ -227,6 +229,17 @@ export class OpenSearchStateStore extends MemoryStateStore {
     return this.syncedIn.get(state) === this.epoch && this.now() - this.confirmedAt <= (this.os.syncIntervalMs ?? 0) + SOLE_WRITER_SLACK_MS;
   }
 
+  /** Whether the state index is one index of one shard; false when that cannot be read (no trusting then). */
+  private async hasOneShard(): Promise<boolean> {
+    try {
+      const res = await this.os.client.indices.getSettings({ index: this.os.index, name: 'index.number_of_shards' });
+      const indices = Object.values(res.body as Record<string, { settings?: { index?: { number_of_shards?: unknown } } }>);
+      return indices.length === 1 && String(indices[0]?.settings?.index?.number_of_shards) === '1';
+    } catch {
+      return false;
+    }
+  }
+
   /** Whether this instance has lately been the only one writing the state index (for /healthz and metrics). */
   get soleWriter(): boolean {
     return this.now() - this.confirmedAt <= (this.os.syncIntervalMs ?? 0) + SOLE_WRITER_SLACK_MS;
@@ -236,12 +249,12 @@ export class OpenSearchStateStore extends MemoryStateStore {
    * After a write: whether its sequence numbers follow on from our previous write's (nobody else
    * wrote in between), or a new epoch starts. `clean` is false when any item failed.
    */
-  private noteOwnWrite(seqNos: number[], primaryTerms: Set<number>, clean: boolean, sentAt: number): void {
+  private noteOwnWrite(seqNos: number[], primaryTerms: Set<number>, clean: boolean, sentAt: number, oneShard: boolean): void {
     seqNos.sort((a, b) => a - b);
     const term = primaryTerms.size === 1 ? [...primaryTerms][0]! : undefined;
     const first = seqNos[0];
     const last = seqNos[seqNos.length - 1];
-    const contiguous = clean && term !== undefined && first !== undefined && last !== undefined && last - first + 1 === seqNos.length && seqNos.every(Number.isInteger);
+    const contiguous = clean && oneShard && term !== undefined && first !== undefined && last !== undefined && last - first + 1 === seqNos.length && seqNos.every(Number.isInteger);
     const previous = this.lastOwnWrite;
     if (contiguous && previous !== undefined && previous.primaryTerm === term && first === previous.seqNo + 1) {
       this.confirmedAt = sentAt;
@@ -249,6 +262,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
       if (previous !== undefined) this.os.log.debug({ previous, first, last, term }, 'another writer, or an unexpected answer, in the state index: memory is re-read again');
       this.epoch++;
       this.confirmedAt = -Infinity;
+      this.oneShard = undefined; // asked again before the next run is trusted (the index may have been recreated)
     }
     this.lastOwnWrite = contiguous ? { seqNo: last!, primaryTerm: term! } : undefined;
   }
@@ -492,6 +506,10 @@ export class OpenSearchStateStore extends MemoryStateStore {
       add(principalDocId(p), 'principal', p, baseline, baseline, this.fingerprintPrincipal(baseline));
     }
     if (body.length === 0) return { keys: [], principals: [] };
+    // Sequence numbers count the writes of one shard: on an index of several, another instance's
+    // writes to a shard we did not write would leave no gap, so there is no trusting then.
+    this.oneShard ??= await this.hasOneShard();
+    const oneShard = this.oneShard;
     const sentAt = this.now();
     let items: BulkResponseItem[];
     try {
@@ -536,7 +554,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
         );
       }
     }
-    this.noteOwnWrite(seqNos, primaryTerms, clean, sentAt);
+    this.noteOwnWrite(seqNos, primaryTerms, clean, sentAt, oneShard);
     // What we just wrote is what the index holds, in this epoch.
     for (const state of stored) this.syncedIn.set(state, this.epoch);
     return conflicted;

@@ -308,6 +308,19 @@ function afterNoErrors(raw: Buffer): number {
   return raw.compare(NO_ERRORS, 0, NO_ERRORS.length, at, at + NO_ERRORS.length) === 0 ? at + NO_ERRORS.length : -1;
 }
 
+const STATUS_KEY = Buffer.from('"status":');
+
+/**
+ * How many `"status":` keys the answer holds from `from` on. In an answer without errors each
+ * item has exactly one, and the text cannot occur inside a JSON string (its quotes would be
+ * escaped): it counts the items without parsing them.
+ */
+function countStatuses(raw: Buffer, from: number): number {
+  let n = 0;
+  for (let at = raw.indexOf(STATUS_KEY, from); at !== -1; at = raw.indexOf(STATUS_KEY, at + STATUS_KEY.length)) n++;
+  return n;
+}
+
 /** True when the client's answer is OpenSearch's, item for item (only `took` differs). */
 function answeredAsIs(forward: Forward, req: Request): boolean {
   if (req.query.filter_path !== undefined || forward.owner.length !== forward.actions.length) return false;
@@ -347,7 +360,8 @@ export function bulkRoute(deps: BulkDeps) {
           throw upstreamError({ meta: { statusCode: reply.status, body } }, 'indexing documents');
         }
         const rest = answeredAsIs(forward, req) ? afterNoErrors(reply.raw) : -1;
-        if (rest > 0) {
+        // One item per action, as below: anything else is read, and refused there.
+        if (rest > 0 && countStatuses(reply.raw, rest) === owner.length) {
           // Every document stored, and the answer is OpenSearch's own: passed on without being
           // parsed and written again (a third of a millisecond per thousand documents).
           metrics?.recordsOut.inc({ route: '_bulk' }, actions.length);

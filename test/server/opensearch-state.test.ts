@@ -24,7 +24,13 @@ class FakeIndex {
   /** The shard's sequence number: as in OpenSearch, one count over every write to the (one-shard) index. */
   private seqNo = -1;
 
+  /** The state index's number of shards, as its settings say. */
+  shards = 1;
+
   readonly client = {
+    indices: {
+      getSettings: async ({ index }: { index: string }) => ({ body: { [index]: { settings: { index: { number_of_shards: String(this.shards) } } } } }),
+    },
     mget: async ({ body }: { body: { ids: string[] } }) => {
       this.reads.push(body.ids);
       return { body: { docs: body.ids.map((id) => (this.docs.has(id) ? { _id: id, found: true, ...this.docs.get(id)! } : { _id: id, found: false })) } };
@@ -223,6 +229,17 @@ describe('OpenSearch state store', () => {
       await store.prepare(new Set(['A']), new Set());
       assert.deepEqual(fake.reads, [['key:A'], ['key:A']], 'A is read again, as before there was a lone-writer check');
       assert.deepEqual(store.peekKey('A')!.history.map((s) => s.atMs), [1000, 1500]);
+    });
+
+    it('trusts nothing on a state index of several shards, whose sequence numbers are counted per shard', async () => {
+      const fake = new FakeIndex();
+      fake.shards = 2;
+      const store = lone(fake);
+      await twoWrites(store);
+      assert.equal(store.soleWriter, false);
+      at(INTERVAL + 1500);
+      await store.prepare(new Set(['A']), new Set());
+      assert.deepEqual(fake.reads, [['key:A'], ['key:A']]);
     });
 
     it('trusts nothing after a version conflict until two writes in a row follow on', async () => {
