@@ -226,7 +226,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
 
   /** Whether memory holds what the index holds for this state, as far as our own writes show (see `epoch`). */
   private trusted(state: object): boolean {
-    return this.syncedIn.get(state) === this.epoch && this.now() - this.confirmedAt <= (this.os.syncIntervalMs ?? 0) + SOLE_WRITER_SLACK_MS;
+    return this.syncedIn.get(state) === this.epoch && this.soleWriter;
   }
 
   /** Whether the state index is one index of one shard; false when that cannot be read (no trusting then). */
@@ -240,7 +240,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
     }
   }
 
-  /** Whether this instance has lately been the only one writing the state index (for /healthz and metrics). */
+  /** Whether this instance's last confirming write is recent enough to trust memory by (also a metric). */
   get soleWriter(): boolean {
     return this.now() - this.confirmedAt <= (this.os.syncIntervalMs ?? 0) + SOLE_WRITER_SLACK_MS;
   }
@@ -527,18 +527,18 @@ export class OpenSearchStateStore extends MemoryStateStore {
     for (const [i, s] of sent.entries()) {
       const result = itemResult(items[i]);
       if (result && result.status < 300) {
-        stored.push(s.state);
-        seqNos.push(result._seq_no as number);
-        primaryTerms.add(result._primary_term as number);
-      } else {
-        clean = false;
-      }
-      if (result && result.status < 300) {
-        this.versions.set(s.state, { seqNo: result._seq_no as number, primaryTerm: result._primary_term as number });
+        const version = { seqNo: result._seq_no as number, primaryTerm: result._primary_term as number };
+        this.versions.set(s.state, version);
         this.persisted.set(s.state, s.fingerprint);
         this.markFresh(s.state);
         this.forgetParked(s);
-      } else if (result?.status === 409) {
+        stored.push(s.state);
+        seqNos.push(version.seqNo);
+        primaryTerms.add(version.primaryTerm);
+        continue;
+      }
+      clean = false;
+      if (result?.status === 409) {
         (s.kind === 'key' ? conflicted.keys : conflicted.principals).push(s.name);
       } else if (result && result.status >= 400 && result.status < 500 && result.status !== 429) {
         // OpenSearch will never take this document: retrying would fail every later batch too.

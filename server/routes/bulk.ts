@@ -323,8 +323,9 @@ function countStatuses(raw: Buffer, from: number): number {
 
 /** True when the client's answer is OpenSearch's, item for item (only `took` differs). */
 function answeredAsIs(forward: Forward, req: Request): boolean {
-  if (req.query.filter_path !== undefined || forward.owner.length !== forward.actions.length) return false;
-  // A delete of a missing document is a 404 without an error: only index and create are known stored.
+  if (req.query.filter_path !== undefined) return false;
+  // A delete of a missing document is a 404 without an error: only index and create are known
+  // stored. Each such action, unsplit and not failed here, is exactly one forwarded line.
   return forward.actions.every((a) => (a.op === 'index' || a.op === 'create') && !a.split && !a.result);
 }
 
