@@ -60,19 +60,37 @@ export interface MemoryStateOptions {
   readonly compactSingleSightings?: boolean;
 }
 
+/** The end of a list, and "no slot". */
+const NONE = -1;
+
 /**
- * A map bounded to `max` entries that drops the least recently used one to make room. Recency is
- * the insertion order of a JavaScript Map: a read moves the entry to the end. Per entry it costs
- * the Map's own entry only, where lru-cache (used for the GeoIP cache) preallocates arrays for
- * `max` entries up front; at a million access keys that difference is ~50 bytes a key.
+ * A map bounded to `max` entries that drops the least recently used one to make room. Each entry
+ * has a numbered slot; the slots are linked from least to most recently used in two Int32Arrays,
+ * so a read that makes an entry recently used moves two links, with no hash-table work. (A Map in
+ * its own insertion order was the list before: a delete and a set per read, 0.3 µs, where these
+ * links cost a few nanoseconds; measured at 5,000 keys.) Per entry: the Map's own entry, a key and
+ * a value reference, and 8 bytes of links, where lru-cache (used for the GeoIP cache) preallocates
+ * its arrays for `max` entries up front; these grow by doubling, up to `max`.
  */
 export class LruMap<K, V> {
-  private readonly map = new Map<K, V>();
+  /** Key to slot. */
+  private readonly slots = new Map<K, number>();
+  private readonly keys: (K | undefined)[] = [];
+  private readonly values: (V | undefined)[] = [];
+  /** Towards the least recently used end, and towards the most recently used end. */
+  private prev = new Int32Array(16);
+  private next = new Int32Array(16);
+  /** The least and the most recently used slots. */
+  private oldest = NONE;
+  private newest = NONE;
+  /** Slots freed by `delete`, chained through `next`. */
+  private free = NONE;
   /**
-   * The key last moved to the end (the most recently used). A `set` of it right after its `get`,
-   * the usual read-modify-write, updates the entry in place instead of deleting and re-adding it.
+   * The key last looked up and its slot: the usual read-modify-write (`get` then `set` of one key)
+   * finds the slot without hashing the key again. Forgotten when that key leaves.
    */
-  private newest: K | undefined;
+  private lastKey: K | undefined;
+  private lastSlot = NONE;
 
   constructor(
     readonly max: number,
@@ -82,50 +100,128 @@ export class LruMap<K, V> {
   }
 
   get size(): number {
-    return this.map.size;
+    return this.slots.size;
   }
 
   has(key: K): boolean {
-    return this.map.has(key);
+    return this.slots.has(key);
   }
 
   /** The value, without making it recently used. */
   peek(key: K): V | undefined {
-    return this.map.get(key);
+    const slot = this.slots.get(key);
+    return slot === undefined ? undefined : this.values[slot];
   }
 
   get(key: K): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined && key !== this.newest) {
-      this.map.delete(key);
-      this.map.set(key, value);
-      this.newest = key;
-    }
-    return value;
+    const slot = this.slots.get(key);
+    if (slot === undefined) return undefined;
+    this.lastKey = key;
+    this.lastSlot = slot;
+    this.touch(slot);
+    return this.values[slot];
   }
 
   set(key: K, value: V): void {
-    if (key === this.newest && this.map.has(key)) {
-      this.map.set(key, value);
+    let slot = this.lastSlot !== NONE && key === this.lastKey ? this.lastSlot : this.slots.get(key);
+    if (slot !== undefined) {
+      this.values[slot] = value;
+      this.touch(slot);
       return;
     }
-    if (!this.map.delete(key) && this.map.size >= this.max) {
-      const oldest = this.map.entries().next().value as [K, V];
-      this.map.delete(oldest[0]);
-      this.onEvict(oldest[0], oldest[1]);
+    if (this.slots.size >= this.max) {
+      // Full: the least recently used entry leaves, and its slot takes the new one.
+      slot = this.oldest;
+      const oldKey = this.keys[slot] as K;
+      const oldValue = this.values[slot] as V;
+      this.unlink(slot);
+      this.slots.delete(oldKey);
+      // The slot is about to hold another key: an onEvict that reads the map must not be sent to it.
+      if (slot === this.lastSlot) this.forgetLast();
+      this.onEvict(oldKey, oldValue);
+    } else {
+      slot = this.newSlot();
     }
-    this.map.set(key, value);
-    this.newest = key;
+    this.keys[slot] = key;
+    this.values[slot] = value;
+    this.slots.set(key, slot);
+    this.lastKey = key;
+    this.lastSlot = slot;
+    this.append(slot);
   }
 
   delete(key: K): boolean {
-    if (key === this.newest) this.newest = undefined;
-    return this.map.delete(key);
+    const slot = this.slots.get(key);
+    if (slot === undefined) return false;
+    if (slot === this.lastSlot) this.forgetLast();
+    this.slots.delete(key);
+    this.unlink(slot);
+    this.keys[slot] = undefined;
+    this.values[slot] = undefined;
+    this.next[slot] = this.free;
+    this.free = slot;
+    return true;
   }
 
   clear(): void {
-    this.map.clear();
-    this.newest = undefined;
+    this.slots.clear();
+    this.keys.length = 0;
+    this.values.length = 0;
+    this.prev = new Int32Array(16);
+    this.next = new Int32Array(16);
+    this.oldest = this.newest = this.free = NONE;
+    this.forgetLast();
+  }
+
+  private forgetLast(): void {
+    this.lastKey = undefined;
+    this.lastSlot = NONE;
+  }
+
+  /** Makes a slot the most recently used. */
+  private touch(slot: number): void {
+    if (slot === this.newest) return;
+    this.unlink(slot);
+    this.append(slot);
+  }
+
+  private unlink(slot: number): void {
+    const before = this.prev[slot]!;
+    const after = this.next[slot]!;
+    if (before === NONE) this.oldest = after;
+    else this.next[before] = after;
+    if (after === NONE) this.newest = before;
+    else this.prev[after] = before;
+  }
+
+  private append(slot: number): void {
+    this.prev[slot] = this.newest;
+    this.next[slot] = NONE;
+    if (this.newest === NONE) this.oldest = slot;
+    else this.next[this.newest] = slot;
+    this.newest = slot;
+  }
+
+  /** A free slot: one `delete` gave back, or a new one at the end (the link arrays doubled when full). */
+  private newSlot(): number {
+    if (this.free !== NONE) {
+      const slot = this.free;
+      this.free = this.next[slot]!;
+      return slot;
+    }
+    const slot = this.keys.length;
+    this.keys.push(undefined);
+    this.values.push(undefined);
+    if (slot >= this.prev.length) {
+      const length = Math.min(this.prev.length * 2, Math.max(this.max, 16));
+      const prev = new Int32Array(length);
+      prev.set(this.prev);
+      this.prev = prev;
+      const next = new Int32Array(length);
+      next.set(this.next);
+      this.next = next;
+    }
+    return slot;
   }
 }
 
