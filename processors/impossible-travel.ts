@@ -176,6 +176,11 @@ export class ImpossibleTravel implements Processor {
   /** Whether the journey between `other` and this sighting is reported (added to `facts.travel`). */
   private judge(other: Sighting, sighting: Sighting, state: KeyState, baseline: PrincipalBaseline | undefined, ctx: Context): boolean {
     const f = ctx.facts;
+    // At the same coordinates there is no journey, however short the time: the usual case, as most
+    // keys keep to one place, and it needs neither the trigonometry nor the assessment object.
+    const here = sighting.geo.location;
+    const there = other.geo.location;
+    if (here.lat === there.lat && here.lon === there.lon) return false;
     const assessment = assessTravel(other, sighting, this.options);
     if (!assessment.impossible) return false;
     if (baseline && this.baselineExplains(baseline, assessment)) {
