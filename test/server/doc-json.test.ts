@@ -118,6 +118,22 @@ describe('server/doc-json', () => {
     assert.deepEqual(JSON.parse(docJson(record, text)), JSON.parse(JSON.stringify(record)));
   });
 
+  it('writes each member of source as JSON.stringify does, whatever its values and their order', () => {
+    const sources: Doc[] = [
+      { address: 'ec2.amazonaws.com' },
+      { address: '::ffff:1.2.3.4', ip: '::ffff:1.2.3.4', geo: { city_name: 'Zürich "Z"' } },
+      { address: '1.2.3.4', ip: '1.2.3.5', geo: 'not an object' },
+      { ip: 'x', address: 'x', skipped: undefined, fn: () => 1, geo: null, n: 1.5, tag: 'x', nested: { a: ['x'] } },
+      { geo: { location: { lat: 1, lon: 2 } }, address: 'a\u2028"b' },
+    ];
+    for (const source of sources) {
+      const record = JSON.parse('{"eventName":"x"}') as Doc;
+      const text = sourceText(record, '{"eventName":"x"}');
+      record.source = source;
+      assert.equal(docJson(record, text), JSON.stringify(record), JSON.stringify(source));
+    }
+  });
+
   it('writes a source that has its own toJSON as JSON.stringify does', () => {
     const record = { eventName: 'x' } as Doc;
     const text = sourceText(record, '{"eventName":"x"}');
