@@ -193,7 +193,10 @@ export class Pipeline {
       } catch (err) {
         return this.failed(stage, ctx, index, err);
       }
-      if (current === null) return itemError('processing_failed', `record ${index} was dropped by [${stage.type}][${stage.tag}]`);
+      if (current === null) {
+        this.counters.recordErrors++;
+        return itemError('processing_failed', `record ${index} was dropped by [${stage.type}][${stage.tag}]`);
+      }
     }
     return current;
   }

@@ -105,10 +105,11 @@ describe('processors/pipeline', () => {
       assert.ok(!isItemError(docs[0]) && !isItemError(docs[2]));
     });
 
-    it('a processor that drops a document leaves an error entry saying which one dropped it', async () => {
+    it('a processor that drops a document leaves an error entry saying which one dropped it, and counts it', async () => {
       const p = pipelineWith([new NormalizeCloudTrail(), new Trap('dropper')]);
-      const { docs } = await p.run([ev(IP.london, 0, { eventName: 'Drop' })]);
+      const { docs } = await p.run([ev(IP.london, 0, { eventName: 'Drop' }), ev(IP.london, 1)]);
       assert.deepEqual(docs[0], itemError('processing_failed', 'record 0 was dropped by [trap][dropper]'));
+      assert.equal(p.counters.recordErrors, 1, 'an error entry is a record error in the metrics');
     });
 
     it('isItemError tells error entries from CloudTrail records that happen to have an "error" field', () => {
