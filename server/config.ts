@@ -46,6 +46,8 @@ export interface OpenSearchConfig {
   readonly stateRead: 'always' | 'on-miss';
   /** 0: state written before each batch is answered. Otherwise written behind, this often (docs/state.md). */
   readonly stateSyncIntervalMs: number;
+  /** With writes behind: how long a change that only moved a key's times at its known places may wait. */
+  readonly stateSamePlaceSyncIntervalMs: number;
   /** `_bulk` documents without an `_id` take their CloudTrail eventID: retries never duplicate. */
   readonly bulkIdFromEventId: boolean;
   // --- ML Commons ingest pipeline (server/ml-setup.ts, docs/ingest-pipeline.md)
@@ -159,6 +161,7 @@ const schema = z
     STATE_WRITE_GRANULARITY: duration(1000, DAY_MS).default(60_000),
     STATE_READ: z.enum(['always', 'on-miss']).default('always'),
     STATE_SYNC_INTERVAL: duration(0, 60_000).default(5000),
+    STATE_SAME_PLACE_SYNC_INTERVAL: duration(0, 3_600_000).default(60_000),
     BULK_ID_FROM_EVENT_ID: bool.default(true),
     ALERTS_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-alerts'),
     STATE_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-state'),
@@ -330,6 +333,7 @@ function toConfig(s: Settings): Config {
           stateWriteGranularityMs: s.STATE_WRITE_GRANULARITY,
           stateRead: s.STATE_READ,
           stateSyncIntervalMs: s.STATE_SYNC_INTERVAL,
+          stateSamePlaceSyncIntervalMs: s.STATE_SAME_PLACE_SYNC_INTERVAL,
           bulkIdFromEventId: s.BULK_ID_FROM_EVENT_ID,
           // --- ML Commons
           serviceUrlForOpenSearch: (s.SERVICE_URL_FOR_OPENSEARCH ?? `http://127.0.0.1:${s.PORT}`).replace(/\/+$/, ''),

@@ -112,6 +112,12 @@ export interface OpenSearchStateOptions extends MemoryStateOptions {
   readonly readMode?: 'always' | 'on-miss';
   /** 0 (default): `commit` writes before it resolves. Otherwise state is written behind, this often. */
   readonly syncIntervalMs?: number;
+  /**
+   * With writes behind: how long a key's change may wait when it only moved the times of places the
+   * key already had, in the order it had them (a key seen again where it was). 0 (default): such a
+   * change is written at the next interval like any other.
+   */
+  readonly samePlaceSyncIntervalMs?: number;
   /** The clock (tests set it). */
   readonly now?: () => number;
 }
@@ -140,11 +146,19 @@ export class OpenSearchStateStore extends MemoryStateStore {
   private readonly dirtyKeys = new Set<string>();
   private readonly dirtyPrincipals = new Set<string>();
   /**
+   * Keys whose only change since their write moved sightings' times at the places they had, and
+   * since when (this process's clock): written once `samePlaceSyncIntervalMs` has passed, or sooner
+   * when the key changes more, leaves memory, or the store closes. Never also in `dirtyKeys`.
+   */
+  private readonly samePlaceKeys = new Map<string, number>();
+  /**
    * For each state object in memory: the fingerprint of what the index holds (so unchanged states
    * are not written again) and the document version (for optimistic concurrency). Keyed by the
    * object, so an entry goes when the LRU evicts its state; no entry means "not in the index".
    */
   private readonly persisted = new WeakMap<object, string>();
+  /** The places fingerprint (`placesFingerprint`) of what the index holds, beside `persisted`. */
+  private readonly persistedPlaces = new WeakMap<object, string>();
   private readonly versions = new WeakMap<object, Version>();
   /**
    * Write-behind: states the LRU dropped before their changes were written (or while their write
@@ -193,6 +207,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
 
   protected override keyEvicted(accessKeyId: string, state: KeyState): void {
     if (this.persisted.get(state) === this.fingerprintKey(state)) return; // the index has it
+    if (this.samePlaceKeys.has(accessKeyId)) this.markDirty(accessKeyId); // its wait ends with memory
     this.park(this.parkedKeys, this.dirtyKeys, this.os.maxKeys, accessKeyId, state, 'key');
   }
 
@@ -213,7 +228,19 @@ export class OpenSearchStateStore extends MemoryStateStore {
 
   /** Keys and principals changed and not yet written. */
   get pendingWrites(): number {
-    return this.dirtyKeys.size + this.dirtyPrincipals.size;
+    return this.dirtyKeys.size + this.samePlaceKeys.size + this.dirtyPrincipals.size;
+  }
+
+  /** To be written at the next write (no longer waiting as a same-place change). */
+  private markDirty(accessKeyId: string): void {
+    this.samePlaceKeys.delete(accessKeyId);
+    this.dirtyKeys.add(accessKeyId);
+  }
+
+  /** Same-place changes whose wait is over (all of them with `all`) join the next write. */
+  private promoteSamePlace(all: boolean): void {
+    const due = this.now() - (this.os.samePlaceSyncIntervalMs ?? 0);
+    for (const [k, since] of this.samePlaceKeys) if (all || since <= due) this.markDirty(k);
   }
 
   get writesBehind(): boolean {
@@ -274,6 +301,13 @@ export class OpenSearchStateStore extends MemoryStateStore {
     return out + Object.keys(state.alerted ?? {}).length;
   }
 
+  /** The key's places in history order, and its suppression entries: what a same-place change leaves as it was. */
+  private placesFingerprint(state: KeyState): string {
+    let out = '';
+    for (const s of state.history) out += `${s.geo.placeKey}|`;
+    return out + Object.keys(state.alerted ?? {}).length;
+  }
+
   private fingerprintPrincipal(b: PrincipalBaseline): string {
     return `${b.firstSeenMs}|${b.places.length}`;
   }
@@ -281,7 +315,12 @@ export class OpenSearchStateStore extends MemoryStateStore {
   override setKey(accessKeyId: string, state: KeyState): void {
     super.setKey(accessKeyId, state);
     // A key already waiting to be written needs no fingerprint (a string over its whole history).
-    if (!this.dirtyKeys.has(accessKeyId) && this.persisted.get(state) !== this.fingerprintKey(state)) this.dirtyKeys.add(accessKeyId);
+    if (this.dirtyKeys.has(accessKeyId) || this.persisted.get(state) === this.fingerprintKey(state)) return;
+    if (this.writesBehind && (this.os.samePlaceSyncIntervalMs ?? 0) > 0 && this.persistedPlaces.get(state) === this.placesFingerprint(state)) {
+      if (!this.samePlaceKeys.has(accessKeyId)) this.samePlaceKeys.set(accessKeyId, this.now());
+      return;
+    }
+    this.markDirty(accessKeyId);
   }
 
   override setPrincipal(principal: string, baseline: PrincipalBaseline): void {
@@ -383,10 +422,13 @@ export class OpenSearchStateStore extends MemoryStateStore {
     const remote: KeyState = { history: stored.history.map(fromStored), alerted: stored.alerted };
     const merged = local ? mergeKeyStates(local, remote, this.os.limits) : remote;
     this.persisted.set(merged, this.fingerprintKey(remote));
+    this.persistedPlaces.set(merged, this.placesFingerprint(remote));
     this.versions.set(merged, version);
     if (synced !== undefined) this.syncedIn.set(merged, synced);
     this.holdKey(accessKeyId, merged);
-    if (this.fingerprintKey(merged) !== this.fingerprintKey(remote)) this.dirtyKeys.add(accessKeyId);
+    // What memory adds to another instance's version is written at the next interval; if nothing, nothing is pending.
+    if (this.fingerprintKey(merged) !== this.fingerprintKey(remote)) this.markDirty(accessKeyId);
+    else this.samePlaceKeys.delete(accessKeyId);
   }
 
   private mergePrincipal(principal: string, remote: PrincipalBaseline, version: Version, synced: number | undefined): void {
@@ -427,7 +469,9 @@ export class OpenSearchStateStore extends MemoryStateStore {
    * previous write still running (OpenSearch slow or down) skips, so writes never queue up.
    */
   private async flushBehind(): Promise<void> {
-    if (this.flushing || (this.dirtyKeys.size === 0 && this.dirtyPrincipals.size === 0)) return;
+    if (this.flushing) return;
+    this.promoteSamePlace(false);
+    if (this.dirtyKeys.size === 0 && this.dirtyPrincipals.size === 0) return;
     this.flushing = true;
     try {
       await this.writeNow();
@@ -443,6 +487,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
   override async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.promoteSamePlace(true);
     try {
       await this.writeNow();
     } catch (err) {
@@ -484,21 +529,21 @@ export class OpenSearchStateStore extends MemoryStateStore {
 
   private async write(keys: string[], principals: string[]): Promise<{ keys: string[]; principals: string[] }> {
     const body: unknown[] = [];
-    const sent: { id: string; kind: 'key' | 'principal'; name: string; state: object; fingerprint: string }[] = [];
+    const sent: { id: string; kind: 'key' | 'principal'; name: string; state: object; fingerprint: string; places?: string }[] = [];
     const now = new Date().toISOString();
-    const add = (id: string, kind: 'key' | 'principal', name: string, state: object, stored: unknown, fingerprint: string): void => {
+    const add = (id: string, kind: 'key' | 'principal', name: string, state: object, stored: unknown, fingerprint: string, places?: string): void => {
       const version = this.versions.get(state);
       const action = version
         ? { index: { _index: this.os.index, _id: id, if_seq_no: version.seqNo, if_primary_term: version.primaryTerm } }
         : { create: { _index: this.os.index, _id: id } };
       body.push(action, { kind, key: name, updated_at: now, state: stored });
-      sent.push({ id, kind, name, state, fingerprint });
+      sent.push({ id, kind, name, state, fingerprint, places });
     };
     for (const k of keys) {
       const state = this.peekKey(k) ?? this.parkedKeys.get(k);
       if (!state) continue;
       const stored: StoredKeyState = { history: state.history.map(toStored), alerted: state.alerted };
-      add(keyDocId(k), 'key', k, state, stored, this.fingerprintKey(state));
+      add(keyDocId(k), 'key', k, state, stored, this.fingerprintKey(state), this.placesFingerprint(state));
     }
     for (const p of principals) {
       const baseline = this.principals.peek(p) ?? this.parkedPrincipals.get(p);
@@ -530,6 +575,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
         const version = { seqNo: result._seq_no as number, primaryTerm: result._primary_term as number };
         this.versions.set(s.state, version);
         this.persisted.set(s.state, s.fingerprint);
+        if (s.places !== undefined) this.persistedPlaces.set(s.state, s.places);
         this.markFresh(s.state);
         this.forgetParked(s);
         stored.push(s.state);

@@ -65,6 +65,7 @@ export function openSearchParts(config: Config, log: Logger): ServiceParts {
     writeGranularityMs: os.stateWriteGranularityMs,
     readMode: os.stateRead,
     syncIntervalMs: os.stateSyncIntervalMs,
+    samePlaceSyncIntervalMs: os.stateSamePlaceSyncIntervalMs,
     log,
   });
   const alertSink = new OpenSearchAlertSink(client, os.alertsIndex, log);

@@ -294,7 +294,8 @@ describe('_bulk against a real OpenSearch node', function () {
 
   it("tells from OpenSearch's sequence numbers whether it writes the state index alone, and reads held keys again when not", async function () {
     this.timeout(60_000);
-    const env = { STATE_SYNC_INTERVAL: '300' };
+    // Every sighting below is waited for until written: none may wait as a same-place change.
+    const env = { STATE_SYNC_INTERVAL: '300', STATE_SAME_PLACE_SYNC_INTERVAL: '0' };
     const a = await service(env);
     const [k1, k2, k3] = ['AKIALONE1', 'AKIALONE2', 'AKIALONE3'].map(uniqueName) as [string, string, string];
     const metricsOf = async (s: RunningService): Promise<(name: string) => number> => {

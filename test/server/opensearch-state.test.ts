@@ -183,6 +183,84 @@ describe('OpenSearch state store', () => {
     assert.ok(fake.docs.has('principal:arn:aws:iam::1:user/a'));
     assert.ok(fake.docs.has('principal:arn:aws:iam::1:user/b'));
   });
+  describe('a key seen again only where it was', () => {
+    const WAIT = 60_000;
+    let clock = 0;
+    /** Key A written as London at 1000 and 120,000 (a run at one place: its ends are kept). */
+    async function written(options: Partial<OpenSearchStateOptions> = {}): Promise<{ fake: FakeIndex; store: OpenSearchStateStore; a: KeyState }> {
+      clock = 0;
+      const fake = new FakeIndex();
+      const store = storeOn(fake, { syncIntervalMs: 5000, samePlaceSyncIntervalMs: WAIT, now: () => clock, ...options });
+      const a = state(sighting(1000, 'London'), sighting(120_000, 'London'));
+      store.setKey('A', a);
+      await flushBehind(store);
+      assert.deepEqual(fake.times('A'), [1000, 120_000]);
+      return { fake, store, a };
+    }
+    /** The detection's way: the same state object, its run's end moved to a later sighting. */
+    const moveRunEnd = (store: OpenSearchStateStore, a: KeyState, atMs: number): void => {
+      a.history[a.history.length - 1] = sighting(atMs, 'London');
+      store.setKey('A', a);
+    };
+
+    it('is written once STATE_SAME_PLACE_SYNC_INTERVAL has passed, not at the next interval', async () => {
+      const { fake, store, a } = await written();
+      moveRunEnd(store, a, 240_000);
+      assert.equal(store.pendingWrites, 1);
+      clock = WAIT - 1000;
+      await flushBehind(store);
+      assert.deepEqual(fake.times('A'), [1000, 120_000], 'still waiting');
+      moveRunEnd(store, a, 300_000); // another such change does not restart the wait
+      clock = WAIT;
+      await flushBehind(store);
+      assert.deepEqual(fake.times('A'), [1000, 300_000]);
+      assert.equal(store.pendingWrites, 0);
+    });
+
+    it('is written at the next interval once it has a new place, or a new suppression entry', async () => {
+      const { fake, store, a } = await written();
+      moveRunEnd(store, a, 240_000);
+      a.history.push(sighting(300_000, 'Paris'));
+      store.setKey('A', a);
+      clock = 1000;
+      await flushBehind(store);
+      assert.deepEqual(fake.times('A'), [1000, 240_000, 300_000]);
+      a.history[2] = sighting(360_000, 'Paris');
+      a.alerted = { 'London\u0000Paris': { atMs: 360_000, alertId: 'x' } };
+      store.setKey('A', a);
+      clock = 2000;
+      await flushBehind(store);
+      assert.deepEqual(fake.times('A'), [1000, 240_000, 360_000]);
+    });
+
+    it('is written at the next interval once it leaves memory, and at close', async () => {
+      const { fake, store, a } = await written({ maxKeys: 1 });
+      moveRunEnd(store, a, 240_000);
+      store.setKey('B', state(sighting(250_000, 'Rome'))); // A leaves the LRU
+      clock = 1000;
+      await flushBehind(store);
+      assert.deepEqual([fake.times('A'), fake.times('B')], [[1000, 240_000], [250_000]]);
+
+      const second = await written();
+      moveRunEnd(second.store, second.a, 240_000);
+      await second.store.close();
+      assert.deepEqual(second.fake.times('A'), [1000, 240_000], 'close writes what waits');
+    });
+
+    it('waits for nothing with STATE_SAME_PLACE_SYNC_INTERVAL=0, or when state is written before each answer', async () => {
+      const off = await written({ samePlaceSyncIntervalMs: 0 });
+      moveRunEnd(off.store, off.a, 240_000);
+      clock = 1000;
+      await flushBehind(off.store);
+      assert.deepEqual(off.fake.times('A'), [1000, 240_000]);
+
+      const before = await written({ syncIntervalMs: 0 });
+      moveRunEnd(before.store, before.a, 240_000);
+      await before.store.commit();
+      assert.deepEqual(before.fake.times('A'), [1000, 240_000]);
+    });
+  });
+
   describe('a lone writer', () => {
     const INTERVAL = 60_000;
     let clock = 0;
