@@ -146,7 +146,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
   private readonly dirtyKeys = new Set<string>();
   private readonly dirtyPrincipals = new Set<string>();
   /**
-   * Keys whose only change since their write moved sightings' times at the places they had, and
+   * Keys whose only change since their write added or moved sightings at the places they had, and
    * since when (this process's clock): written once `samePlaceSyncIntervalMs` has passed, or sooner
    * when the key changes more, leaves memory, or the store closes. Never also in `dirtyKeys`.
    */
@@ -301,10 +301,17 @@ export class OpenSearchStateStore extends MemoryStateStore {
     return out + Object.keys(state.alerted ?? {}).length;
   }
 
-  /** The key's places in history order, and its suppression entries: what a same-place change leaves as it was. */
+  /**
+   * The key's places in history order, a run at one place counted once, and its suppression
+   * entries: what a same-place change (a sighting added to or moved within a run) leaves as it was.
+   */
   private placesFingerprint(state: KeyState): string {
     let out = '';
-    for (const s of state.history) out += `${s.geo.placeKey}|`;
+    let previous: string | undefined;
+    for (const s of state.history) {
+      if (s.geo.placeKey !== previous) out += `${s.geo.placeKey}|`;
+      previous = s.geo.placeKey;
+    }
     return out + Object.keys(state.alerted ?? {}).length;
   }
 

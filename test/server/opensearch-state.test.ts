@@ -217,6 +217,23 @@ describe('OpenSearch state store', () => {
       assert.equal(store.pendingWrites, 0);
     });
 
+    it('waits also when its second sighting at its one place is added', async () => {
+      clock = 0;
+      const fake = new FakeIndex();
+      const store = storeOn(fake, { syncIntervalMs: 5000, samePlaceSyncIntervalMs: WAIT, now: () => clock });
+      const a = state(sighting(1000, 'London'));
+      store.setKey('A', a);
+      await flushBehind(store);
+      a.history.push(sighting(120_000, 'London'));
+      store.setKey('A', a);
+      clock = 1000;
+      await flushBehind(store);
+      assert.deepEqual(fake.times('A'), [1000], 'waiting');
+      clock = WAIT;
+      await flushBehind(store);
+      assert.deepEqual(fake.times('A'), [1000, 120_000]);
+    });
+
     it('is written at the next interval once it has a new place, or a new suppression entry', async () => {
       const { fake, store, a } = await written();
       moveRunEnd(store, a, 240_000);
