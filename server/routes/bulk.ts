@@ -54,7 +54,57 @@ function itemFailure(type: string, reason: string, status = 400): BulkItemResult
 }
 
 /** One action line read: which operation, its metadata, and the line as it is forwarded. */
+const QUOTE = 34;
+const BACKSLASH = 92;
+const INDEX_ACTION = '{"index":{"_index":"';
+const CREATE_ACTION = '{"create":{"_index":"';
+const ID_MEMBER = '","_id":"';
+const ACTION_END = '"}}';
+
+/** Whether `text` has `part` at `at`, compared code unit by code unit. */
+function hasAt(text: string, at: number, part: string): boolean {
+  if (at < 0 || at + part.length > text.length) return false;
+  for (let i = 0; i < part.length; i++) if (text.charCodeAt(at + i) !== part.charCodeAt(i)) return false;
+  return true;
+}
+
+/**
+ * Where the JSON string whose characters start at `i` ends (its closing quote), or -1 when it holds
+ * anything JSON.stringify would write differently (an escape, a control character, a surrogate).
+ */
+function plainStringEnd(text: string, i: number): number {
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) return i;
+    if (c < 0x20 || c === BACKSLASH || (c >= 0xd800 && c <= 0xdfff)) return -1;
+  }
+  return -1;
+}
+
+/**
+ * The action line shippers with document ids send, `{"index":{"_index":"...","_id":"..."}}` (or
+ * `create`), read by comparison: what JSON.parse, and writing the metadata back, would make of it,
+ * in a tenth of the time. Undefined for any other spelling or content, which `readActionLine` reads
+ * the general way. The line is forwarded as it is, being exactly what JSON.stringify would write.
+ */
+export function plainActionLine(line: string): { op: 'index' | 'create'; meta: Record<string, unknown>; actionLine: string } | undefined {
+  const op = hasAt(line, 0, INDEX_ACTION) ? 'index' : hasAt(line, 0, CREATE_ACTION) ? 'create' : undefined;
+  if (op === undefined) return undefined;
+  const indexStart = op === 'index' ? INDEX_ACTION.length : CREATE_ACTION.length;
+  const indexEnd = plainStringEnd(line, indexStart);
+  if (indexEnd < 0 || !hasAt(line, indexEnd, ID_MEMBER)) return undefined;
+  const idStart = indexEnd + ID_MEMBER.length;
+  const idEnd = plainStringEnd(line, idStart);
+  if (idEnd < 0 || idEnd + ACTION_END.length !== line.length || !hasAt(line, idEnd, ACTION_END)) return undefined;
+  return { op, meta: { _index: line.slice(indexStart, indexEnd), _id: line.slice(idStart, idEnd) }, actionLine: line };
+}
+
 function readActionLine(line: string, n: number): { op: Op; meta: Record<string, unknown>; actionLine: string } {
+  return plainActionLine(line) ?? parseActionLine(line, n);
+}
+
+/** Any action line, read with JSON.parse; a malformed one fails the request (line `n`, from 0). */
+export function parseActionLine(line: string, n: number): { op: Op; meta: Record<string, unknown>; actionLine: string } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
