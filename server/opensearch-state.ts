@@ -321,10 +321,13 @@ export class OpenSearchStateStore extends MemoryStateStore {
 
   override setKey(accessKeyId: string, state: KeyState): void {
     super.setKey(accessKeyId, state);
-    // A key already waiting to be written needs no fingerprint (a string over its whole history).
-    if (this.dirtyKeys.has(accessKeyId) || this.persisted.get(state) === this.fingerprintKey(state)) return;
+    // A key already due to be written needs no fingerprint (a string over its whole history); one
+    // waiting as a same-place change needs only its places'.
+    if (this.dirtyKeys.has(accessKeyId)) return;
+    const waiting = this.samePlaceKeys.has(accessKeyId);
+    if (!waiting && this.persisted.get(state) === this.fingerprintKey(state)) return;
     if (this.writesBehind && (this.os.samePlaceSyncIntervalMs ?? 0) > 0 && this.persistedPlaces.get(state) === this.placesFingerprint(state)) {
-      if (!this.samePlaceKeys.has(accessKeyId)) this.samePlaceKeys.set(accessKeyId, this.now());
+      if (!waiting) this.samePlaceKeys.set(accessKeyId, this.now());
       return;
     }
     this.markDirty(accessKeyId);
