@@ -129,16 +129,13 @@ export class LruMap<K, V> {
       this.touch(slot);
       return;
     }
+    let evicted: { key: K; value: V } | undefined;
     if (this.slots.size >= this.max) {
       // Full: the least recently used entry leaves, and its slot takes the new one.
       slot = this.oldest;
-      const oldKey = this.keys[slot] as K;
-      const oldValue = this.values[slot] as V;
+      evicted = { key: this.keys[slot] as K, value: this.values[slot] as V };
       this.unlink(slot);
-      this.slots.delete(oldKey);
-      // The slot is about to hold another key: an onEvict that reads the map must not be sent to it.
-      if (slot === this.lastSlot) this.forgetLast();
-      this.onEvict(oldKey, oldValue);
+      this.slots.delete(evicted.key);
     } else {
       slot = this.newSlot();
     }
@@ -148,6 +145,8 @@ export class LruMap<K, V> {
     this.lastKey = key;
     this.lastSlot = slot;
     this.append(slot);
+    // Told once the map is whole again, so that the callback may use it.
+    if (evicted) this.onEvict(evicted.key, evicted.value);
   }
 
   delete(key: K): boolean {

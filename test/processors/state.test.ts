@@ -96,6 +96,28 @@ describe('state', () => {
       }
     });
 
+    it('is whole when onEvict runs: the callback may set a key of its own', () => {
+      const evicted: string[] = [];
+      let reentered = false;
+      const m = new LruMap<string, number>(16, (key) => {
+        evicted.push(key);
+        if (!reentered) {
+          reentered = true;
+          m.set('extra', -1); // the map is full: this evicts the next oldest
+        }
+      });
+      for (let i = 0; i < 16; i++) m.set(`k${i}`, i); // 16: the link arrays at their full length
+      m.set('k16', 16);
+      assert.deepEqual(evicted, ['k0', 'k1']);
+      assert.equal(m.size, 16);
+      assert.equal(m.peek('k16'), 16);
+      assert.equal(m.peek('extra'), -1);
+      // The recency order is k2 ... k16, extra: sixteen new keys push them out in that order.
+      for (let i = 0; i < 16; i++) m.set(`n${i}`, i);
+      assert.deepEqual(evicted.slice(2), [...Array.from({ length: 15 }, (_, i) => `k${i + 2}`), 'extra']);
+      assert.equal(m.size, 16);
+    });
+
     it('refuses a size below one', () => {
       assert.throws(() => new LruMap(0), /at least 1/);
       assert.throws(() => new LruMap(1.5), /at least 1/);
