@@ -67,7 +67,7 @@ function fromStored(s: StoredSighting): Sighting {
       countryIsoCode: g.i,
       regionName: g.r,
       location: { lat: g.la, lon: g.lo },
-      accuracyRadiusKm: g.a,
+      accuracyRadiusKm: typeof g.a === 'number' && g.a > 0 ? g.a : 0,
       placeKey: g.p,
     },
   };
@@ -206,7 +206,10 @@ export class OpenSearchStateStore extends MemoryStateStore {
   }
 
   protected override keyEvicted(accessKeyId: string, state: KeyState): void {
-    if (this.persisted.get(state) === this.fingerprintKey(state)) return; // the index has it
+    if (this.persisted.get(state) === this.fingerprintKey(state)) {
+      this.samePlaceKeys.delete(accessKeyId);
+      return; // the index has it
+    }
     if (this.samePlaceKeys.has(accessKeyId)) this.markDirty(accessKeyId); // its wait ends with memory
     this.park(this.parkedKeys, this.dirtyKeys, this.os.maxKeys, accessKeyId, state, 'key');
   }
@@ -240,7 +243,17 @@ export class OpenSearchStateStore extends MemoryStateStore {
   /** Same-place changes whose wait is over (all of them with `all`) join the next write. */
   private promoteSamePlace(all: boolean): void {
     const due = this.now() - (this.os.samePlaceSyncIntervalMs ?? 0);
-    for (const [k, since] of this.samePlaceKeys) if (all || since <= due) this.markDirty(k);
+    // In insertion order, which is the order of `since`: the first not due ends the walk.
+    for (const [k, since] of this.samePlaceKeys) {
+      if (!all && since > due) break;
+      this.markDirty(k);
+    }
+    // A lone writer's trust lasts an interval past its last write (`soleWriter`): with only waiting
+    // keys, no write would keep it, and held keys would be read again. One of them is written now.
+    if (!all && this.dirtyKeys.size === 0 && this.dirtyPrincipals.size === 0 && this.confirmedAt > -Infinity) {
+      const oldest = this.samePlaceKeys.keys().next();
+      if (!oldest.done) this.markDirty(oldest.value);
+    }
   }
 
   get writesBehind(): boolean {
@@ -312,7 +325,9 @@ export class OpenSearchStateStore extends MemoryStateStore {
       if (s.geo.placeKey !== previous) out += `${s.geo.placeKey}|`;
       previous = s.geo.placeKey;
     }
-    return out + Object.keys(state.alerted ?? {}).length;
+    // Each suppression entry itself: an alert may replace an expired entry for its pair.
+    for (const [pair, entry] of Object.entries(state.alerted ?? {})) out += `#${pair}=${entry.alertId}`;
+    return out;
   }
 
   private fingerprintPrincipal(b: PrincipalBaseline): string {
@@ -416,9 +431,16 @@ export class OpenSearchStateStore extends MemoryStateStore {
   }
 
   /** A written state the LRU had dropped needs no keeping any more. */
-  private forgetParked(s: { kind: 'key' | 'principal'; name: string; state: object }): void {
-    const parked: Map<string, object> = s.kind === 'key' ? this.parkedKeys : this.parkedPrincipals;
-    if (parked.get(s.name) === s.state) parked.delete(s.name);
+  private forgetParked(s: { kind: 'key' | 'principal'; name: string; state: object; fingerprint: string }): void {
+    // The detection changes a state in place: one parked while its write was in flight may hold
+    // more than was written, and stays parked (and dirty) until that is written too.
+    if (s.kind === 'key') {
+      const parked = this.parkedKeys.get(s.name);
+      if (parked === s.state && this.fingerprintKey(parked) === s.fingerprint) this.parkedKeys.delete(s.name);
+    } else {
+      const parked = this.parkedPrincipals.get(s.name);
+      if (parked === s.state && this.fingerprintPrincipal(parked) === s.fingerprint) this.parkedPrincipals.delete(s.name);
+    }
   }
 
   private mergeKey(accessKeyId: string, stored: StoredKeyState, version: Version, synced: number | undefined): void {
@@ -521,13 +543,13 @@ export class OpenSearchStateStore extends MemoryStateStore {
         conflicted = await this.write(keys, principals);
       } catch (err) {
         // Still unwritten: the next batch's commit tries them again.
-        for (const k of keys) this.dirtyKeys.add(k);
+        for (const k of keys) this.markDirty(k);
         for (const p of principals) this.dirtyPrincipals.add(p);
         throw err;
       }
       if (conflicted.keys.length === 0 && conflicted.principals.length === 0) return;
       this.conflicts += conflicted.keys.length + conflicted.principals.length;
-      for (const k of conflicted.keys) this.dirtyKeys.add(k);
+      for (const k of conflicted.keys) this.markDirty(k);
       for (const p of conflicted.principals) this.dirtyPrincipals.add(p);
       if (attempt >= retries) {
         // Still dirty: the next commit (or interval) tries them again.

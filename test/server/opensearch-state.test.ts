@@ -174,6 +174,23 @@ describe('OpenSearch state store', () => {
     assert.equal(store.pendingWrites, 0);
   });
 
+  it('writes the change a key got while its write was in flight, though the LRU dropped it meanwhile', async () => {
+    const fake = new FakeIndex();
+    const store = storeOn(fake, { maxKeys: 1 });
+    const a = state(sighting(1000, 'London'));
+    store.setKey('A', a);
+    fake.delayMs = 20;
+    const flight = flushBehind(store);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    a.history.push(sighting(120_000, 'Paris')); // the detection changes the state in place
+    store.setKey('A', a);
+    store.setKey('B', state(sighting(2000, 'Rome'))); // A leaves memory, parked
+    await flight;
+    fake.delayMs = 0;
+    await flushBehind(store);
+    assert.deepEqual(fake.times('A'), [1000, 120_000]);
+  });
+
   it('writes a principal baseline the LRU dropped before its write', async () => {
     const fake = new FakeIndex();
     const store = storeOn(fake, { maxPrincipals: 1 });
@@ -262,6 +279,52 @@ describe('OpenSearch state store', () => {
       moveRunEnd(second.store, second.a, 240_000);
       await second.store.close();
       assert.deepEqual(second.fake.times('A'), [1000, 240_000], 'close writes what waits');
+    });
+
+    it('is written at the next interval when an alert replaces an expired suppression entry', async () => {
+      const { fake, store, a } = await written();
+      a.alerted = { 'London\u0000Tokyo': { atMs: 100_000, alertId: 'old' } };
+      store.setKey('A', a);
+      clock = 1000;
+      await flushBehind(store);
+      moveRunEnd(store, a, 240_000); // the late event that closed a new journey to Tokyo...
+      a.alerted = { 'London\u0000Tokyo': { atMs: 240_000, alertId: 'new' } }; // ...replaced the entry
+      store.setKey('A', a);
+      clock = 2000;
+      await flushBehind(store);
+      const stored = fake.docs.get('key:A')!._source.state as { alerted: Record<string, { alertId: string }> };
+      assert.equal(stored.alerted['London\u0000Tokyo']!.alertId, 'new');
+    });
+
+    it('is due once, not twice, after a failed write during which it changed again', async () => {
+      const { fake, store, a } = await written();
+      moveRunEnd(store, a, 240_000);
+      clock = WAIT;
+      fake.mode = 'fail';
+      fake.delayMs = 20;
+      const flight = flushBehind(store);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      moveRunEnd(store, a, 300_000); // while the write is in flight
+      await flight;
+      assert.equal(store.pendingWrites, 1, 'one key, due at the next interval');
+      fake.mode = 'ok';
+      await flushBehind(store);
+      assert.deepEqual(fake.times('A'), [1000, 300_000]);
+      assert.equal(store.pendingWrites, 0);
+    });
+
+    it("keeps a lone writer's trust: with only waiting keys, one is written per interval", async () => {
+      const { fake, store, a } = await written();
+      clock = 1000;
+      store.setKey('B', state(sighting(1000, 'Paris')));
+      await flushBehind(store); // two writes in a row: nobody else writes the index
+      assert.equal(store.soleWriter, true);
+      moveRunEnd(store, a, 240_000);
+      clock = 6000;
+      await flushBehind(store);
+      assert.deepEqual(fake.times('A'), [1000, 240_000], 'written early, to confirm the run');
+      clock = 11_000;
+      assert.equal(store.soleWriter, true);
     });
 
     it('waits for nothing with STATE_SAME_PLACE_SYNC_INTERVAL=0, or when state is written before each answer', async () => {
