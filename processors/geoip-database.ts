@@ -76,7 +76,8 @@ export function toGeoResult(record: AnyCityRecord): GeoResult | undefined {
   const location =
     lat !== undefined && lon !== undefined && Math.abs(lat) <= 90 && Math.abs(lon) <= 180 ? { lat: round4(lat), lon: round4(lon) } : undefined;
   if (!countryIsoCode && !cityName && !location) return undefined;
-  const accuracyRadiusKm = finite(record.location?.accuracy_radius) ?? 0;
+  // A radius below 0 would make the decision distance longer than the distance: read as none.
+  const accuracyRadiusKm = Math.max(0, finite(record.location?.accuracy_radius) ?? 0);
   const placeKey = cityName
     ? `${countryIsoCode ?? ''}|${regionName ?? ''}|${cityName}`
     : location

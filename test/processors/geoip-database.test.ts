@@ -144,6 +144,12 @@ describe('processors/geoip-database', () => {
       assert.equal(countryNameFromIso(undefined), undefined);
     });
 
+    it('reads an accuracy radius below 0 as none: it may only shorten the decision distance', () => {
+      const r = toGeoResult({ country: { iso_code: 'FR' }, location: { latitude: 48.85, longitude: 2.35, accuracy_radius: -300 } });
+      assert.equal(r?.accuracyRadiusKm, 0);
+      assert.equal(toGeoResult({ country: { iso_code: 'FR' }, location: { latitude: 48.85, longitude: 2.35, accuracy_radius: 20 } })?.accuracyRadiusKm, 20);
+    });
+
     it('a record with nothing useful gives undefined; out-of-range coordinates are no location', () => {
       assert.equal(toGeoResult({}), undefined);
       assert.equal(toGeoResult({ continent: 'EU' } as never), undefined);
