@@ -158,7 +158,13 @@ async function main(): Promise<void> {
     );
     console.log(`where the service's time went in the rounds (seconds, summed over requests): ${stageSeconds(metricsBefore, metricsAfter)}`);
   } finally {
+    // The service writes the state still waiting when it stops: its indices go only after that.
+    const exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve(undefined);
+      else child.once('exit', resolve);
+    });
     child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
     await enrichService.close();
     await client.indices.delete({ index: `${viaService}*,${direct}*,${alertsIndex},${stateIndex}`, ignore_unavailable: true } as never);
     await client.close();
