@@ -96,8 +96,8 @@ const IDENTITY_PART_OFFSET = 5;
 const IDENTITY_AFTER_VERSION = '","userIdentity":{';
 
 /** Whether `text` has `part` at `at`, compared code unit by code unit (no search set-up, as indexOf has). */
-function hasAt(text: string, at: number, part: string): boolean {
-  if (at + part.length > text.length) return false;
+export function hasAt(text: string, at: number, part: string): boolean {
+  if (at < 0 || at + part.length > text.length) return false;
   for (let i = 0; i < part.length; i++) if (text.charCodeAt(at + i) !== part.charCodeAt(i)) return false;
   return true;
 }

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { AlertSink } from '../app.js';
 import { InputError, ServiceError, errorMessage } from '../errors.js';
 import { applyFilterPath } from '../filter-path.js';
-import { docJson, sourceText, type SourceText } from '../doc-json.js';
+import { docJson, hasAt, sourceText, type SourceText } from '../doc-json.js';
 import { bodyLines, decodeBody } from '../input.js';
 import { upstreamError, type BulkItemResult, type BulkResponseItem } from '../opensearch-errors.js';
 import { isItemError, type Pipeline } from '../../processors/pipeline.js';
@@ -54,19 +54,18 @@ function itemFailure(type: string, reason: string, status = 400): BulkItemResult
 }
 
 /** One action line read: which operation, its metadata, and the line as it is forwarded. */
+interface ActionLine {
+  readonly op: Op;
+  readonly meta: Record<string, unknown>;
+  readonly actionLine: string;
+}
+
 const QUOTE = 34;
 const BACKSLASH = 92;
 const INDEX_ACTION = '{"index":{"_index":"';
 const CREATE_ACTION = '{"create":{"_index":"';
 const ID_MEMBER = '","_id":"';
 const ACTION_END = '"}}';
-
-/** Whether `text` has `part` at `at`, compared code unit by code unit. */
-function hasAt(text: string, at: number, part: string): boolean {
-  if (at < 0 || at + part.length > text.length) return false;
-  for (let i = 0; i < part.length; i++) if (text.charCodeAt(at + i) !== part.charCodeAt(i)) return false;
-  return true;
-}
 
 /**
  * Where the JSON string whose characters start at `i` ends (its closing quote), or -1 when it holds
@@ -87,7 +86,7 @@ function plainStringEnd(text: string, i: number): number {
  * in a tenth of the time. Undefined for any other spelling or content, which `readActionLine` reads
  * the general way. The line is forwarded as it is, being exactly what JSON.stringify would write.
  */
-export function plainActionLine(line: string): { op: 'index' | 'create'; meta: Record<string, unknown>; actionLine: string } | undefined {
+export function plainActionLine(line: string): ActionLine | undefined {
   const op = hasAt(line, 0, INDEX_ACTION) ? 'index' : hasAt(line, 0, CREATE_ACTION) ? 'create' : undefined;
   if (op === undefined) return undefined;
   const indexStart = op === 'index' ? INDEX_ACTION.length : CREATE_ACTION.length;
@@ -99,12 +98,12 @@ export function plainActionLine(line: string): { op: 'index' | 'create'; meta: R
   return { op, meta: { _index: line.slice(indexStart, indexEnd), _id: line.slice(idStart, idEnd) }, actionLine: line };
 }
 
-function readActionLine(line: string, n: number): { op: Op; meta: Record<string, unknown>; actionLine: string } {
+function readActionLine(line: string, n: number): ActionLine {
   return plainActionLine(line) ?? parseActionLine(line, n);
 }
 
 /** Any action line, read with JSON.parse; a malformed one fails the request (line `n`, from 0). */
-export function parseActionLine(line: string, n: number): { op: Op; meta: Record<string, unknown>; actionLine: string } {
+export function parseActionLine(line: string, n: number): ActionLine {
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
@@ -133,7 +132,7 @@ export function parseBulkBody(lines: readonly string[]): { actions: ClientAction
   const texts: (SourceText | undefined)[] = [];
   // Shippers without document ids send one action line over and over: it is read once. Its
   // metadata object is then shared by those actions, which only ever read it.
-  let previous: { line: string; op: Op; meta: Record<string, unknown>; actionLine: string } | undefined;
+  let previous: (ActionLine & { line: string }) | undefined;
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n]!.trim();
     if (line.length === 0) continue;
