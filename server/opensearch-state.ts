@@ -122,6 +122,12 @@ export interface OpenSearchStateOptions extends MemoryStateOptions {
   readonly now?: () => number;
 }
 
+/** A state's fingerprints: the whole (`fingerprintKey`, `fingerprintPrincipal`) and, for a key, its places alone (`placesFingerprint`). */
+interface Fingerprints {
+  readonly all: string;
+  readonly places?: string | undefined;
+}
+
 /** How long after an own write that showed no other writer memory is trusted without re-reads, beyond the interval. */
 const SOLE_WRITER_SLACK_MS = 1000;
 
@@ -152,13 +158,12 @@ export class OpenSearchStateStore extends MemoryStateStore {
    */
   private readonly samePlaceKeys = new Map<string, number>();
   /**
-   * For each state object in memory: the fingerprint of what the index holds (so unchanged states
-   * are not written again) and the document version (for optimistic concurrency). Keyed by the
-   * object, so an entry goes when the LRU evicts its state; no entry means "not in the index".
+   * For each state object in memory: the fingerprints of what the index holds (so that unchanged
+   * states are not written again, and same-place changes not at once) and the document version
+   * (for optimistic concurrency). Keyed by the object, so an entry goes when the LRU evicts its
+   * state; no entry means "not in the index".
    */
-  private readonly persisted = new WeakMap<object, string>();
-  /** The places fingerprint (`placesFingerprint`) of what the index holds, beside `persisted`. */
-  private readonly persistedPlaces = new WeakMap<object, string>();
+  private readonly persisted = new WeakMap<object, Fingerprints>();
   private readonly versions = new WeakMap<object, Version>();
   /**
    * Write-behind: states the LRU dropped before their changes were written (or while their write
@@ -188,6 +193,8 @@ export class OpenSearchStateStore extends MemoryStateStore {
   private confirmedAt = -Infinity;
   private readonly syncedIn = new WeakMap<object, number>();
   private readonly now: () => number;
+  /** Whether same-place changes wait (`samePlaceSyncIntervalMs`, with writes behind). */
+  private readonly samePlaceWaits: boolean;
   private timer: NodeJS.Timeout | undefined;
   reads = 0;
   writes = 0;
@@ -199,6 +206,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
     // The bookkeeping above is keyed by state object: every key keeps its one object.
     super({ ...os, compactSingleSightings: false });
     this.now = os.now ?? Date.now;
+    this.samePlaceWaits = this.writesBehind && (os.samePlaceSyncIntervalMs ?? 0) > 0;
     if (this.writesBehind) {
       this.timer = setInterval(() => void this.flushBehind(), os.syncIntervalMs);
       this.timer.unref();
@@ -206,7 +214,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
   }
 
   protected override keyEvicted(accessKeyId: string, state: KeyState): void {
-    if (this.persisted.get(state) === this.fingerprintKey(state)) {
+    if (this.persisted.get(state)?.all === this.fingerprintKey(state)) {
       this.samePlaceKeys.delete(accessKeyId);
       return; // the index has it
     }
@@ -215,7 +223,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
   }
 
   protected override principalEvicted(principal: string, baseline: PrincipalBaseline): void {
-    if (this.persisted.get(baseline) === this.fingerprintPrincipal(baseline)) return;
+    if (this.persisted.get(baseline)?.all === this.fingerprintPrincipal(baseline)) return;
     this.park(this.parkedPrincipals, this.dirtyPrincipals, this.os.maxPrincipals, principal, baseline, 'principal');
   }
 
@@ -340,8 +348,9 @@ export class OpenSearchStateStore extends MemoryStateStore {
     // waiting as a same-place change needs only its places'.
     if (this.dirtyKeys.has(accessKeyId)) return;
     const waiting = this.samePlaceKeys.has(accessKeyId);
-    if (!waiting && this.persisted.get(state) === this.fingerprintKey(state)) return;
-    if (this.writesBehind && (this.os.samePlaceSyncIntervalMs ?? 0) > 0 && this.persistedPlaces.get(state) === this.placesFingerprint(state)) {
+    const persisted = this.persisted.get(state);
+    if (!waiting && persisted?.all === this.fingerprintKey(state)) return;
+    if (this.samePlaceWaits && persisted?.places === this.placesFingerprint(state)) {
       if (!waiting) this.samePlaceKeys.set(accessKeyId, this.now());
       return;
     }
@@ -350,7 +359,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
 
   override setPrincipal(principal: string, baseline: PrincipalBaseline): void {
     super.setPrincipal(principal, baseline);
-    if (!this.dirtyPrincipals.has(principal) && this.persisted.get(baseline) !== this.fingerprintPrincipal(baseline)) this.dirtyPrincipals.add(principal);
+    if (!this.dirtyPrincipals.has(principal) && this.persisted.get(baseline)?.all !== this.fingerprintPrincipal(baseline)) this.dirtyPrincipals.add(principal);
   }
 
   override async prepare(accessKeyIds: ReadonlySet<string>, principals: ReadonlySet<string>): Promise<void> {
@@ -431,15 +440,15 @@ export class OpenSearchStateStore extends MemoryStateStore {
   }
 
   /** A written state the LRU had dropped needs no keeping any more. */
-  private forgetParked(s: { kind: 'key' | 'principal'; name: string; state: object; fingerprint: string }): void {
+  private forgetParked(s: { kind: 'key' | 'principal'; name: string; state: object; fingerprints: Fingerprints }): void {
     // The detection changes a state in place: one parked while its write was in flight may hold
     // more than was written, and stays parked (and dirty) until that is written too.
     if (s.kind === 'key') {
       const parked = this.parkedKeys.get(s.name);
-      if (parked === s.state && this.fingerprintKey(parked) === s.fingerprint) this.parkedKeys.delete(s.name);
+      if (parked === s.state && this.fingerprintKey(parked) === s.fingerprints.all) this.parkedKeys.delete(s.name);
     } else {
       const parked = this.parkedPrincipals.get(s.name);
-      if (parked === s.state && this.fingerprintPrincipal(parked) === s.fingerprint) this.parkedPrincipals.delete(s.name);
+      if (parked === s.state && this.fingerprintPrincipal(parked) === s.fingerprints.all) this.parkedPrincipals.delete(s.name);
     }
   }
 
@@ -453,8 +462,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
     }
     const remote: KeyState = { history: stored.history.map(fromStored), alerted: stored.alerted };
     const merged = local ? mergeKeyStates(local, remote, this.os.limits) : remote;
-    this.persisted.set(merged, this.fingerprintKey(remote));
-    this.persistedPlaces.set(merged, this.placesFingerprint(remote));
+    this.persisted.set(merged, { all: this.fingerprintKey(remote), places: this.placesFingerprint(remote) });
     this.versions.set(merged, version);
     if (synced !== undefined) this.syncedIn.set(merged, synced);
     this.holdKey(accessKeyId, merged);
@@ -471,7 +479,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
       return;
     }
     const merged = local ? mergeBaselines(local, remote) : { firstSeenMs: remote.firstSeenMs, places: remote.places.slice() };
-    this.persisted.set(merged, this.fingerprintPrincipal(remote));
+    this.persisted.set(merged, { all: this.fingerprintPrincipal(remote) });
     this.versions.set(merged, version);
     if (synced !== undefined) this.syncedIn.set(merged, synced);
     this.principals.set(principal, merged);
@@ -561,26 +569,26 @@ export class OpenSearchStateStore extends MemoryStateStore {
 
   private async write(keys: string[], principals: string[]): Promise<{ keys: string[]; principals: string[] }> {
     const body: unknown[] = [];
-    const sent: { id: string; kind: 'key' | 'principal'; name: string; state: object; fingerprint: string; places?: string }[] = [];
+    const sent: { id: string; kind: 'key' | 'principal'; name: string; state: object; fingerprints: Fingerprints }[] = [];
     const now = new Date().toISOString();
-    const add = (id: string, kind: 'key' | 'principal', name: string, state: object, stored: unknown, fingerprint: string, places?: string): void => {
+    const add = (id: string, kind: 'key' | 'principal', name: string, state: object, stored: unknown, fingerprints: Fingerprints): void => {
       const version = this.versions.get(state);
       const action = version
         ? { index: { _index: this.os.index, _id: id, if_seq_no: version.seqNo, if_primary_term: version.primaryTerm } }
         : { create: { _index: this.os.index, _id: id } };
       body.push(action, { kind, key: name, updated_at: now, state: stored });
-      sent.push({ id, kind, name, state, fingerprint, places });
+      sent.push({ id, kind, name, state, fingerprints });
     };
     for (const k of keys) {
       const state = this.peekKey(k) ?? this.parkedKeys.get(k);
       if (!state) continue;
       const stored: StoredKeyState = { history: state.history.map(toStored), alerted: state.alerted };
-      add(keyDocId(k), 'key', k, state, stored, this.fingerprintKey(state), this.placesFingerprint(state));
+      add(keyDocId(k), 'key', k, state, stored, { all: this.fingerprintKey(state), places: this.placesFingerprint(state) });
     }
     for (const p of principals) {
       const baseline = this.principals.peek(p) ?? this.parkedPrincipals.get(p);
       if (!baseline) continue;
-      add(principalDocId(p), 'principal', p, baseline, baseline, this.fingerprintPrincipal(baseline));
+      add(principalDocId(p), 'principal', p, baseline, baseline, { all: this.fingerprintPrincipal(baseline) });
     }
     if (body.length === 0) return { keys: [], principals: [] };
     // Sequence numbers count the writes of one shard: on an index of several, another instance's
@@ -606,8 +614,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
       if (result && result.status < 300) {
         const version = { seqNo: result._seq_no as number, primaryTerm: result._primary_term as number };
         this.versions.set(s.state, version);
-        this.persisted.set(s.state, s.fingerprint);
-        if (s.places !== undefined) this.persistedPlaces.set(s.state, s.places);
+        this.persisted.set(s.state, s.fingerprints);
         this.markFresh(s.state);
         this.forgetParked(s);
         stored.push(s.state);
@@ -621,7 +628,8 @@ export class OpenSearchStateStore extends MemoryStateStore {
       } else if (result && result.status >= 400 && result.status < 500 && result.status !== 429) {
         // OpenSearch will never take this document: retrying would fail every later batch too.
         this.os.log.error({ id: s.id, status: result.status, error: result.error }, 'OpenSearch refused a detection state document; it stays in memory only');
-        this.persisted.set(s.state, s.fingerprint);
+        // Its places are left unknown: any later change of it is written at the next interval.
+        this.persisted.set(s.state, { all: s.fingerprints.all });
         this.forgetParked(s);
       } else {
         const status = result?.status ?? 503;
