@@ -16,18 +16,16 @@
  * /metrics) and OpenSearch's in each way (from the node's own process stats): where the two cores
  * went. BENCH_E2E_PROFILE_DIR makes the service write a CPU profile there.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { Client } from '@opensearch-project/opensearch';
-import { loadConfig, packageRoot } from '../server/config.js';
-import { SERVICE_NODE_ARGS } from '../server/runtime.js';
+import { SETTING_NAMES, loadConfig } from '../server/config.js';
 import { silentLogger } from '../server/log.js';
 import { buildService } from '../server/service.js';
 import { setup } from '../server/setup.js';
 import { batches, generateRecords } from './records.js';
 import { bulkBodies, send } from './bulk-sender.js';
 import { envInt, median } from './env.js';
-import { metric, openSearchCpuMs, scrape } from './load.js';
+import { metric, openSearchCpuMs, scrape, startService } from './load.js';
 
 const openSearchUrl = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
 const count = envInt('BENCH_E2E_RECORDS', 100_000, 1);
@@ -51,19 +49,6 @@ function stageSeconds(before: Map<string, number>, after: Map<string, number>): 
     .join(', ');
 }
 
-async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 120; i++) {
-    if (child.exitCode !== null) throw new Error(`the service exited with code ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('the service did not become healthy');
-}
-
 async function main(): Promise<void> {
   const client = new Client({ node: openSearchUrl });
   const info = (await client.info()).body as { version: { number: string } };
@@ -84,14 +69,15 @@ async function main(): Promise<void> {
     return enriched;
   };
 
-  const serviceUrl = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'dist/server/main.js'], {
-    cwd: packageRoot(),
-    env: { ...process.env, PORT: String(port), OPENSEARCH_URL: openSearchUrl, ALERTS_INDEX: alertsIndex, STATE_INDEX: stateIndex, LOG_LEVEL: 'warn', OPENSEARCH_REPLICAS: '0' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  // Settings exported in the shell still reach the service (an experiment with STATE_SYNC_INTERVAL, say).
+  const exported = Object.fromEntries([...SETTING_NAMES, 'CONFIG_FILE'].flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
+  const service = await startService(
+    port,
+    { ...exported, PORT: String(port), OPENSEARCH_URL: openSearchUrl, ALERTS_INDEX: alertsIndex, STATE_INDEX: stateIndex, LOG_LEVEL: 'warn', OPENSEARCH_REPLICAS: '0' },
+    profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  );
+  const serviceUrl = service.url;
   try {
-    await waitHealthy(serviceUrl, child);
 
     // Warm both paths (JIT, OpenSearch's caches and merges) on other records and indices first, so
     // that neither measured run pays for starting cold.
@@ -159,12 +145,7 @@ async function main(): Promise<void> {
     console.log(`where the service's time went in the rounds (seconds, summed over requests): ${stageSeconds(metricsBefore, metricsAfter)}`);
   } finally {
     // The service writes the state still waiting when it stops: its indices go only after that.
-    const exited = new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve(undefined);
-      else child.once('exit', resolve);
-    });
-    child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+    await service.stop();
     await enrichService.close();
     await client.indices.delete({ index: `${viaService}*,${direct}*,${alertsIndex},${stateIndex}`, ignore_unavailable: true } as never);
     await client.close();
