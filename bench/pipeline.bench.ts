@@ -276,8 +276,8 @@ async function memory(config: Config): Promise<void> {
     await pipelinePass(service, body, config.maxBodyBytes, out, false);
     out.alerts.length = 0;
   }
-  checkNoRecordFailed(service);
   const feedMs = performance.now() - t0;
+  checkNoRecordFailed(service);
   const after = settle();
   const stats = service.store.stats();
   const located = service.pipeline.counters.located;
