@@ -7,7 +7,9 @@
  *
  * OpenSearch, the service and the sender share the machine, and its other jobs come and go, so the
  * comparison is made in rounds: each round sends new records (another seed, a later week) both
- * ways, into new indices, alternating which way goes first; the figure is the median ratio. The
+ * ways, into new indices, alternating which way goes first; the figure is the median ratio. Each
+ * way starts once OpenSearch is quiet again (bench/load.ts `openSearchQuiet`): the merges a run
+ * of 100,000 documents leaves behind otherwise fall on the next way, whichever it is. The
  * service runs as in production (`node` with SERVICE_NODE_ARGS, default settings).
  *
  *   BENCH_E2E_RECORDS (100000)  BENCH_E2E_BATCH (1000)  BENCH_E2E_CONCURRENCY (2)  BENCH_E2E_ROUNDS (5)
@@ -25,7 +27,7 @@ import { setup } from '../server/setup.js';
 import { batches, generateRecords } from './records.js';
 import { bulkBodies, send } from './bulk-sender.js';
 import { envInt, median } from './env.js';
-import { metric, openSearchCpuMs, scrape, startService } from './load.js';
+import { metric, openSearchCpuMs, openSearchQuiet, scrape, startService } from './load.js';
 
 const openSearchUrl = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
 const count = envInt('BENCH_E2E_RECORDS', 100_000, 1);
@@ -92,6 +94,7 @@ async function main(): Promise<void> {
     console.log(`${'round'.padEnd(7)}${'first'.padEnd(10)}${'service docs/s'.padStart(16)}${'direct docs/s'.padStart(15)}${'ratio'.padStart(8)}   stored (service, direct), alerts`);
     const ratios: number[] = [];
     const cpuNotes: string[] = [];
+    const quietWaits: number[] = [];
     const serviceRates: number[] = [];
     const directRates: number[] = [];
     for (let r = 0; r < rounds; r++) {
@@ -108,7 +111,10 @@ async function main(): Promise<void> {
       const serviceFirst = r % 2 === 0;
       let serviceRate = 0;
       let directRate = 0;
+      const notes: string[] = [];
       for (const way of serviceFirst ? ['service', 'direct'] : ['direct', 'service']) {
+        // Each way starts on a quiet node: the other way's merges would otherwise weigh on this one.
+        quietWaits.push(await openSearchQuiet(client));
         const [before, searchBefore] = await Promise.all([scrape(serviceUrl), openSearchCpuMs(client)]);
         if (way === 'service') serviceRate = (await send(`${serviceUrl}/_bulk`, rawBodies, concurrency)).rate;
         else directRate = (await send(`${openSearchUrl}/_bulk`, enrichedBodies, concurrency)).rate;
@@ -116,10 +122,12 @@ async function main(): Promise<void> {
         const perDoc = (seconds: number): string => `${Math.round((seconds * 1e6) / count)}`;
         const used = (key: string): string => perDoc(metric(after, key) - metric(before, key));
         if (way === 'service') {
-          cpuNotes.push(`round ${r + 1}: service ${used('process_cpu_user_seconds_total')} user + ${used('process_cpu_system_seconds_total')} system`);
+          notes.push(`service ${used('process_cpu_user_seconds_total')} user + ${used('process_cpu_system_seconds_total')} system, OpenSearch ${perDoc((searchAfter - searchBefore) / 1000)} behind it`);
+        } else {
+          notes.push(`OpenSearch ${perDoc((searchAfter - searchBefore) / 1000)} direct`);
         }
-        cpuNotes.push(`OpenSearch (${way}) ${perDoc((searchAfter - searchBefore) / 1000)}`);
       }
+      cpuNotes.push(`round ${r + 1}: ${notes.join('; ')}`);
       await client.indices.refresh({ index: `${viaServiceRound},${directRound},${alertsIndex}` });
       const ratio = serviceRate / directRate;
       ratios.push(ratio);
@@ -136,7 +144,9 @@ async function main(): Promise<void> {
     console.log(`${'median'.padEnd(17)}${Math.round(median(serviceRates)).toLocaleString('en-US').padStart(16)}${Math.round(median(directRates)).toLocaleString('en-US').padStart(15)}${ratio.toFixed(2).padStart(8)}`);
     console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version}, OpenSearch ${info.version.number}, ${new Date().toISOString().slice(0, 10)}`);
     console.log(`ratio ${ratio.toFixed(2)} (median of ${rounds}; target >= 0.80): ${ratio >= 0.8 ? 'met' : 'NOT met'}`);
-    console.log(`CPU per document (microseconds): ${cpuNotes.join('; ')}`);
+    console.log('CPU per document (microseconds), in the order the ways ran:');
+    for (const note of cpuNotes) console.log(`  ${note}`);
+    console.log(`before each way, OpenSearch was given time to go quiet: median ${median(quietWaits).toFixed(1)} s, longest ${Math.max(...quietWaits).toFixed(1)} s`);
     const perDocument = (key: string): string => ((metric(metricsAfter, key) - metric(metricsBefore, key)) / (rounds * count)).toFixed(2);
     console.log(
       `state documents per document sent through the service: ${perDocument('impossible_travel_state_documents_read_total')} read, ` +

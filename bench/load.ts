@@ -191,6 +191,25 @@ export async function openSearchCpuMs(client: Client): Promise<number> {
   return Object.values(stats.nodes)[0]?.process.cpu.total_in_millis ?? 0;
 }
 
+/**
+ * Waits until OpenSearch has finished the work a run left behind (refreshes, segment merges, the
+ * service's last state writes): until the node spends less than `busyMs` of CPU in each of two
+ * consecutive `windowMs` windows, or `maxMs` has passed. Returns the seconds waited. A run that
+ * starts while the previous one's merges still run pays for them, whichever way that run was.
+ */
+export async function openSearchQuiet(client: Client, { busyMs = 50, windowMs = 1000, maxMs = 60_000 } = {}): Promise<number> {
+  const started = Date.now();
+  let quietWindows = 0;
+  let before = await openSearchCpuMs(client);
+  while (quietWindows < 2 && Date.now() - started < maxMs) {
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const now = await openSearchCpuMs(client);
+    quietWindows = now - before < busyMs ? quietWindows + 1 : 0;
+    before = now;
+  }
+  return (Date.now() - started) / 1000;
+}
+
 /** Busy and total CPU time of the whole machine (all processes), in seconds, from /proc/stat. */
 export function machineCpu(): { busy: number; total: number } {
   try {
