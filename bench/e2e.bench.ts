@@ -27,7 +27,7 @@ import { setup } from '../server/setup.js';
 import { batches, generateRecords } from './records.js';
 import { bulkBodies, send } from './bulk-sender.js';
 import { envInt, median } from './env.js';
-import { metric, openSearchCpuMs, openSearchQuiet, scrape, startService } from './load.js';
+import { machineCpu, metric, openSearchCpuMs, openSearchQuiet, scrape, startService } from './load.js';
 
 const openSearchUrl = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200';
 const count = envInt('BENCH_E2E_RECORDS', 100_000, 1);
@@ -116,15 +116,20 @@ async function main(): Promise<void> {
         // Each way starts on a quiet node: the other way's merges would otherwise weigh on this one.
         quietWaits.push(await openSearchQuiet(client));
         const [before, searchBefore] = await Promise.all([scrape(serviceUrl), openSearchCpuMs(client)]);
+        const machineBefore = machineCpu();
+        const senderBefore = process.cpuUsage();
         if (way === 'service') serviceRate = (await send(`${serviceUrl}/_bulk`, rawBodies, concurrency)).rate;
         else directRate = (await send(`${openSearchUrl}/_bulk`, enrichedBodies, concurrency)).rate;
+        const sender = process.cpuUsage(senderBefore);
+        const machineAfter = machineCpu();
         const [after, searchAfter] = await Promise.all([scrape(serviceUrl), openSearchCpuMs(client)]);
+        const busy = `sender ${Math.round((sender.user + sender.system) / count)}, machine busy ${Math.round((100 * (machineAfter.busy - machineBefore.busy)) / Math.max(1e-9, machineAfter.total - machineBefore.total))} %`;
         const perDoc = (seconds: number): string => `${Math.round((seconds * 1e6) / count)}`;
         const used = (key: string): string => perDoc(metric(after, key) - metric(before, key));
         if (way === 'service') {
-          notes.push(`service ${used('process_cpu_user_seconds_total')} user + ${used('process_cpu_system_seconds_total')} system, OpenSearch ${perDoc((searchAfter - searchBefore) / 1000)} behind it`);
+          notes.push(`service ${used('process_cpu_user_seconds_total')} user + ${used('process_cpu_system_seconds_total')} system, OpenSearch ${perDoc((searchAfter - searchBefore) / 1000)} behind it, ${busy}`);
         } else {
-          notes.push(`OpenSearch ${perDoc((searchAfter - searchBefore) / 1000)} direct`);
+          notes.push(`OpenSearch ${perDoc((searchAfter - searchBefore) / 1000)} direct, ${busy}`);
         }
       }
       cpuNotes.push(`round ${r + 1}: ${notes.join('; ')}`);
