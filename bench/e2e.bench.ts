@@ -13,6 +13,7 @@
  * service runs as in production (`node` with SERVICE_NODE_ARGS, default settings).
  *
  *   BENCH_E2E_RECORDS (100000)  BENCH_E2E_BATCH (1000)  BENCH_E2E_CONCURRENCY (2)  BENCH_E2E_ROUNDS (5)
+ *   BENCH_E2E_WARMUP (60000 other records each way before the rounds)
  *
  * It also prints the CPU time per document in each round: the service's (user and system, from its
  * /metrics) and OpenSearch's in each way (from the node's own process stats): where the two cores
@@ -35,6 +36,8 @@ const batchSize = envInt('BENCH_E2E_BATCH', 1000, 1);
 const concurrency = envInt('BENCH_E2E_CONCURRENCY', 2, 1);
 const port = envInt('BENCH_E2E_PORT', 18_480);
 const rounds = envInt('BENCH_E2E_ROUNDS', 5, 1);
+const warmup = envInt('BENCH_E2E_WARMUP', 60_000, 0);
+const WARMUP_PART = 20_000;
 const WEEK_MS = 7 * 86_400_000;
 /** Where the service writes a V8 CPU profile when it stops (for chrome://inspect or any .cpuprofile reader). */
 const profileDir = process.env.BENCH_E2E_PROFILE_DIR;
@@ -82,11 +85,24 @@ async function main(): Promise<void> {
   try {
 
     // Warm both paths (JIT, OpenSearch's caches and merges) on other records and indices first, so
-    // that neither measured run pays for starting cold.
-    const warmRecords = generateRecords({ count: Math.min(20_000, count), keys: 5000, seed: 99, startMs: Date.UTC(2026, 4, 1) });
-    console.log(`warming up with ${warmRecords.length.toLocaleString('en-US')} other records each way ...`);
-    await send(`${serviceUrl}/_bulk`, bulkBodies(warmRecords, `${viaService}-warmup`, batchSize), concurrency);
-    await send(`${openSearchUrl}/_bulk`, bulkBodies(await enrich(warmRecords), `${direct}-warmup`, batchSize), concurrency);
+    // that neither measured run pays for starting cold. A node started minutes before spent 250-320
+    // µs of CPU per document in its first 20,000 against 100-130 later, so the ways alternate in
+    // parts of 20,000 records, and what OpenSearch spent per document in each part is printed.
+    console.log(`warming up with ${warmup.toLocaleString('en-US')} other records each way, in parts of ${WARMUP_PART.toLocaleString('en-US')} ...`);
+    const warmParts: string[] = [];
+    for (let done = 0, part = 0; done < warmup; part++) {
+      const n = Math.min(WARMUP_PART, warmup - done);
+      const warmRecords = generateRecords({ count: n, keys: 5000, seed: 99 + part, startMs: Date.UTC(2026, 4, 1) + part * WEEK_MS });
+      for (const way of ['service', 'direct']) {
+        await openSearchQuiet(client);
+        const cpuBefore = await openSearchCpuMs(client);
+        if (way === 'service') await send(`${serviceUrl}/_bulk`, bulkBodies(warmRecords, `${viaService}-warmup`, batchSize), concurrency);
+        else await send(`${openSearchUrl}/_bulk`, bulkBodies(await enrich(warmRecords), `${direct}-warmup`, batchSize), concurrency);
+        warmParts.push(`${way} ${Math.round((((await openSearchCpuMs(client)) - cpuBefore) * 1000) / n)}`);
+      }
+      done += n;
+    }
+    if (warmParts.length > 0) console.log(`  OpenSearch CPU per document (µs) in each part: ${warmParts.join(', ')}`);
     const metricsBefore = await scrape(serviceUrl);
     const countOf = async (index: string): Promise<number> => ((await client.count({ index })).body as { count: number }).count;
 
