@@ -16,8 +16,9 @@
  *   BENCH_E2E_WARMUP (60000 other records each way before the rounds)
  *
  * It also prints the CPU time per document in each round: the service's (user and system, from its
- * /metrics) and OpenSearch's in each way (from the node's own process stats): where the two cores
- * went. BENCH_E2E_PROFILE_DIR makes the service write a CPU profile there.
+ * /metrics), OpenSearch's in each way (from the node's own process stats) and the sender's, and how
+ * busy the machine was: where the two cores went. BENCH_E2E_PROFILE_DIR makes the service write a
+ * CPU profile there.
  */
 import { cpus } from 'node:os';
 import { Client } from '@opensearch-project/opensearch';
@@ -93,11 +94,14 @@ async function main(): Promise<void> {
     for (let done = 0, part = 0; done < warmup; part++) {
       const n = Math.min(WARMUP_PART, warmup - done);
       const warmRecords = generateRecords({ count: n, keys: 5000, seed: 99 + part, startMs: Date.UTC(2026, 4, 1) + part * WEEK_MS });
-      for (const way of ['service', 'direct']) {
+      const warmBodies = {
+        service: bulkBodies(warmRecords, `${viaService}-warmup`, batchSize),
+        direct: bulkBodies(await enrich(warmRecords), `${direct}-warmup`, batchSize),
+      };
+      for (const way of ['service', 'direct'] as const) {
         await openSearchQuiet(client);
         const cpuBefore = await openSearchCpuMs(client);
-        if (way === 'service') await send(`${serviceUrl}/_bulk`, bulkBodies(warmRecords, `${viaService}-warmup`, batchSize), concurrency);
-        else await send(`${openSearchUrl}/_bulk`, bulkBodies(await enrich(warmRecords), `${direct}-warmup`, batchSize), concurrency);
+        await send(`${way === 'service' ? serviceUrl : openSearchUrl}/_bulk`, warmBodies[way], concurrency);
         warmParts.push(`${way} ${Math.round((((await openSearchCpuMs(client)) - cpuBefore) * 1000) / n)}`);
       }
       done += n;
