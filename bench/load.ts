@@ -183,12 +183,28 @@ export async function scrape(url: string): Promise<Map<string, number>> {
 
 export const metric = (m: Map<string, number>, key: string): number => m.get(key) ?? 0;
 
-/** The CPU time OpenSearch's node has used so far (the node the client talks to), in milliseconds. */
-export async function openSearchCpuMs(client: Client): Promise<number> {
+/** The CPU time OpenSearch's node has used (the node the client talks to), in milliseconds, and when it was read (epoch ms). */
+async function openSearchCpu(client: Client): Promise<{ cpuMs: number; at: number }> {
   const stats = (await client.nodes.stats({ node_id: '_local', metric: ['process'] })).body as {
-    nodes: Record<string, { process: { cpu: { total_in_millis: number } } }>;
+    nodes: Record<string, { process: { timestamp?: number; cpu: { total_in_millis: number } } }>;
   };
-  return Object.values(stats.nodes)[0]?.process.cpu.total_in_millis ?? 0;
+  const process = Object.values(stats.nodes)[0]?.process;
+  return { cpuMs: process?.cpu.total_in_millis ?? 0, at: process?.timestamp ?? Number.POSITIVE_INFINITY };
+}
+
+/**
+ * The CPU time OpenSearch's node has used so far, in milliseconds, as read at `since` (epoch ms) or
+ * later. The node reads its process figures at most once a second (`monitor.process.refresh_interval`)
+ * and answers the cached ones in between, so a reading taken right after a run can leave out the
+ * run's last second; this one waits for a fresh one (at most 3 s, for a node whose clock differs).
+ */
+export async function openSearchCpuMs(client: Client, since = Date.now()): Promise<number> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const reading = await openSearchCpu(client);
+    if (reading.at >= since || Date.now() >= deadline) return reading.cpuMs;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /**
@@ -203,7 +219,7 @@ export async function openSearchQuiet(client: Client, { busyMs = 50, windowMs = 
   let before = await openSearchCpuMs(client);
   while (quietWindows < 2 && Date.now() - started < maxMs) {
     await new Promise((resolve) => setTimeout(resolve, windowMs));
-    const now = await openSearchCpuMs(client);
+    const now = await openSearchCpuMs(client); // a fresh reading: a cached one would look quiet
     quietWindows = now - before < busyMs ? quietWindows + 1 : 0;
     before = now;
   }
