@@ -85,6 +85,31 @@ async function main(): Promise<void> {
   const serviceUrl = service.url;
   try {
 
+    /**
+     * One way of a part or round: once OpenSearch is quiet (the other way's merges would otherwise
+     * weigh on this one), the bodies sent, and what the service, OpenSearch, the sender and the
+     * machine spent meanwhile.
+     */
+    const runWay = async (url: string, bodies: Buffer[]) => {
+      const waited = await openSearchQuiet(client);
+      const [before, openSearchBefore] = await Promise.all([scrape(serviceUrl), openSearchCpuMs(client)]);
+      const machineBefore = machineCpu();
+      const senderBefore = process.cpuUsage();
+      const { rate } = await send(url, bodies, concurrency);
+      const sender = process.cpuUsage(senderBefore);
+      const machineAfter = machineCpu();
+      const [after, openSearchAfter] = await Promise.all([scrape(serviceUrl), openSearchCpuMs(client)]);
+      return {
+        rate,
+        waited,
+        /** CPU seconds between the two scrapes of the service's /metrics. */
+        service: (key: string): number => metric(after, key) - metric(before, key),
+        openSearchSeconds: (openSearchAfter - openSearchBefore) / 1000,
+        senderSeconds: (sender.user + sender.system) / 1e6,
+        machineBusy: (machineAfter.busy - machineBefore.busy) / Math.max(1e-9, machineAfter.total - machineBefore.total),
+      };
+    };
+
     // Warm both paths (JIT, OpenSearch's caches and merges) on other records and indices first, so
     // that neither measured run pays for starting cold. A node started minutes before spent 250-320
     // µs of CPU per document in its first 20,000 against 100-130 later, so the ways alternate in
@@ -99,10 +124,8 @@ async function main(): Promise<void> {
         direct: bulkBodies(await enrich(warmRecords), `${direct}-warmup`, batchSize),
       };
       for (const way of ['service', 'direct'] as const) {
-        await openSearchQuiet(client);
-        const cpuBefore = await openSearchCpuMs(client);
-        await send(`${way === 'service' ? serviceUrl : openSearchUrl}/_bulk`, warmBodies[way], concurrency);
-        warmParts.push(`${way} ${Math.round((((await openSearchCpuMs(client)) - cpuBefore) * 1000) / n)}`);
+        const { openSearchSeconds } = await runWay(`${way === 'service' ? serviceUrl : openSearchUrl}/_bulk`, warmBodies[way]);
+        warmParts.push(`${way} ${Math.round((openSearchSeconds * 1e6) / n)}`);
       }
       done += n;
     }
@@ -132,24 +155,18 @@ async function main(): Promise<void> {
       let serviceRate = 0;
       let directRate = 0;
       const notes: string[] = [];
+      const perDoc = (seconds: number): string => `${Math.round((seconds * 1e6) / count)}`;
       for (const way of serviceFirst ? ['service', 'direct'] : ['direct', 'service']) {
-        // Each way starts on a quiet node: the other way's merges would otherwise weigh on this one.
-        quietWaits.push(await openSearchQuiet(client));
-        const [before, searchBefore] = await Promise.all([scrape(serviceUrl), openSearchCpuMs(client)]);
-        const machineBefore = machineCpu();
-        const senderBefore = process.cpuUsage();
-        if (way === 'service') serviceRate = (await send(`${serviceUrl}/_bulk`, rawBodies, concurrency)).rate;
-        else directRate = (await send(`${openSearchUrl}/_bulk`, enrichedBodies, concurrency)).rate;
-        const sender = process.cpuUsage(senderBefore);
-        const machineAfter = machineCpu();
-        const [after, searchAfter] = await Promise.all([scrape(serviceUrl), openSearchCpuMs(client)]);
-        const busy = `sender ${Math.round((sender.user + sender.system) / count)}, machine busy ${Math.round((100 * (machineAfter.busy - machineBefore.busy)) / Math.max(1e-9, machineAfter.total - machineBefore.total))} %`;
-        const perDoc = (seconds: number): string => `${Math.round((seconds * 1e6) / count)}`;
-        const used = (key: string): string => perDoc(metric(after, key) - metric(before, key));
+        const result = await runWay(way === 'service' ? `${serviceUrl}/_bulk` : `${openSearchUrl}/_bulk`, way === 'service' ? rawBodies : enrichedBodies);
+        quietWaits.push(result.waited);
+        const busy = `sender ${perDoc(result.senderSeconds)}, machine busy ${Math.round(100 * result.machineBusy)} %`;
         if (way === 'service') {
-          notes.push(`service ${used('process_cpu_user_seconds_total')} user + ${used('process_cpu_system_seconds_total')} system, OpenSearch ${perDoc((searchAfter - searchBefore) / 1000)} behind it, ${busy}`);
+          serviceRate = result.rate;
+          const used = (key: string): string => perDoc(result.service(key));
+          notes.push(`service ${used('process_cpu_user_seconds_total')} user + ${used('process_cpu_system_seconds_total')} system, OpenSearch ${perDoc(result.openSearchSeconds)} behind it, ${busy}`);
         } else {
-          notes.push(`OpenSearch ${perDoc((searchAfter - searchBefore) / 1000)} direct, ${busy}`);
+          directRate = result.rate;
+          notes.push(`OpenSearch ${perDoc(result.openSearchSeconds)} direct, ${busy}`);
         }
       }
       cpuNotes.push(`round ${r + 1}: ${notes.join('; ')}`);
