@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GeoIpDatabase, countryNameFromIso, toGeoResult } from '../../processors/geoip-database.js';
+import { GeoIpDatabase, countryNameFromIso, networkKey, toGeoResult } from '../../processors/geoip-database.js';
 import { ServiceError } from '../../server/errors.js';
 import { writeMmdb } from '../support/mmdb-writer.js';
 import {
@@ -14,6 +14,7 @@ import {
   geoFixture,
   maxmindCityRecord,
   writeCityDb,
+  type PlaceName,
 } from '../support/geo-fixture.js';
 
 const open = (paths: string[], cacheSize = 1000): GeoIpDatabase => new GeoIpDatabase({ paths, reloadIntervalMs: 0, cacheSize });
@@ -134,6 +135,63 @@ describe('processors/geoip-database', () => {
     });
   });
 
+  describe('answers by network: one walk down the tree per /24 or /48 the database does not split', () => {
+    const record = (place: PlaceName): ReturnType<typeof maxmindCityRecord> => maxmindCityRecord(PLACES[place], 7);
+    /** Whole networks, and networks the database splits (a later entry carves its range out of an earlier one). */
+    function splitDb(): GeoIpDatabase {
+      const path = join(dir, 'split.mmdb');
+      writeCityDb(path, [
+        { network: '81.2.69.0/24', data: record('london') },
+        { network: '81.2.70.0/24', data: record('london') },
+        { network: '81.2.70.128/25', data: record('paris') },
+        { network: '81.2.71.0/28', data: record('tokyo') },
+        { network: '2a00:23c0:1::/48', data: record('london') },
+        { network: '2a00:23c0:2::/48', data: record('london') },
+        { network: '2a00:23c0:2:1::/64', data: record('tokyo') },
+      ]);
+      return open([path]);
+    }
+    const city = (db: GeoIpDatabase, ip: string): string | undefined => db.lookup(ip)?.cityName;
+
+    it('a new address in a known whole network costs no walk down the tree', () => {
+      const db = splitDb();
+      assert.deepEqual(['81.2.69.1', '81.2.69.2', '81.2.69.254'].map((ip) => city(db, ip)), ['London', 'London', 'London']);
+      assert.equal(db.treeLookups, 1);
+      assert.deepEqual(['2a00:23c0:1::1', '2a00:23c0:1:5::9', '2a00:23c0:1:ffff:1:2:3:4'].map((ip) => city(db, ip)), ['London', 'London', 'London']);
+      assert.equal(db.treeLookups, 2);
+      assert.equal(db.lookups, 6);
+    });
+
+    it('a network the database splits is looked up address by address, in either order', () => {
+      const cases: [string, string | undefined][][] = [
+        [['81.2.70.5', 'London'], ['81.2.70.200', 'Paris']],
+        [['81.2.71.3', 'Tokyo'], ['81.2.71.100', undefined]],
+        [['2a00:23c0:2::1', 'London'], ['2a00:23c0:2:1::1', 'Tokyo']],
+      ];
+      for (const pair of cases) {
+        for (const order of [pair, [...pair].reverse()]) {
+          const db = splitDb();
+          for (const [ip, expected] of order) assert.equal(city(db, ip), expected, `${ip} after ${order[0]![0]}`);
+          assert.equal(db.treeLookups, 2);
+        }
+      }
+    });
+
+    it('an address in no network answers undefined for its whole network alike', () => {
+      const db = splitDb();
+      assert.equal(city(db, '45.67.89.10'), undefined);
+      assert.equal(city(db, '45.67.89.11'), undefined);
+      assert.equal(db.treeLookups, 1);
+    });
+
+    it('networkKey names a /24 or a /48 only where the text shows it plainly', () => {
+      assert.equal(networkKey('81.2.69.160', 4), '81.2.69');
+      assert.equal(networkKey('2601:18c:103:abcd:1:2:3:4', 6), '2601:18c:103');
+      assert.equal(networkKey('2a00:23c0:1::1', 6), '2a00:23c0:1');
+      for (const ip of ['2a00:23c0::1', 'a:b::c', '::1', '::ffff:102:304', '2001:db8::']) assert.equal(networkKey(ip, 6), undefined, ip);
+    });
+  });
+
   describe('toGeoResult and countryNameFromIso', () => {
     it('derives English country names from ISO codes, case-insensitively; nothing for junk', () => {
       assert.equal(countryNameFromIso('JP'), 'Japan');
@@ -223,6 +281,7 @@ describe('processors/geoip-database', () => {
       writeManchesterVariant(path);
       assert.equal(db.reloadIfChanged(), true);
       assert.equal(db.lookup(IP.london)?.cityName, 'Manchester');
+      assert.equal(db.lookup('81.2.69.99')?.cityName, 'Manchester', 'another address of the network: its answer was cached too');
       assert.equal(db.lookup(IP.tokyo)?.cityName, 'Tokyo', 'the rest of the new file serves too');
       assert.deepEqual(reloaded, db.description);
       assert.equal(db.reloadIfChanged(), false, 'and no second reload for the same file');
