@@ -18,7 +18,7 @@
  * It also prints the CPU time per document in each round: the service's (user and system, from its
  * /metrics), OpenSearch's in each way (from the node's own process stats) and the sender's, and how
  * busy the machine was: where the two cores went. BENCH_E2E_PROFILE_DIR makes the service write a
- * CPU profile there.
+ * CPU profile there; BENCH_E2E_NODE_ARGS adds node flags to the service's (V8 experiments).
  */
 import { cpus } from 'node:os';
 import { Client } from '@opensearch-project/opensearch';
@@ -42,6 +42,8 @@ const WARMUP_PART = 20_000;
 const WEEK_MS = 7 * 86_400_000;
 /** Where the service writes a V8 CPU profile when it stops (for chrome://inspect or any .cpuprofile reader). */
 const profileDir = process.env.BENCH_E2E_PROFILE_DIR;
+/** Extra node flags for the service, space-separated (e.g. "--single-threaded-gc"). */
+const extraNodeArgs = (process.env.BENCH_E2E_NODE_ARGS ?? '').split(' ').filter((arg) => arg.length > 0);
 const run = `${Date.now().toString(36)}`;
 
 
@@ -80,7 +82,7 @@ async function main(): Promise<void> {
   const service = await startService(
     port,
     { ...exported, PORT: String(port), OPENSEARCH_URL: openSearchUrl, ALERTS_INDEX: alertsIndex, STATE_INDEX: stateIndex, LOG_LEVEL: 'warn', OPENSEARCH_REPLICAS: '0' },
-    profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    [...extraNodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
   );
   const serviceUrl = service.url;
   try {
@@ -184,7 +186,7 @@ async function main(): Promise<void> {
     const metricsAfter = await scrape(serviceUrl);
     const ratio = median(ratios);
     console.log(`${'median'.padEnd(17)}${Math.round(median(serviceRates)).toLocaleString('en-US').padStart(16)}${Math.round(median(directRates)).toLocaleString('en-US').padStart(15)}${ratio.toFixed(2).padStart(8)}`);
-    console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version}, OpenSearch ${info.version.number}, ${new Date().toISOString().slice(0, 10)}`);
+    console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version}, OpenSearch ${info.version.number}, ${new Date().toISOString().slice(0, 10)}${extraNodeArgs.length > 0 ? `; service node flags added: ${extraNodeArgs.join(' ')}` : ''}`);
     console.log(`ratio ${ratio.toFixed(2)} (median of ${rounds}; target >= 0.80): ${ratio >= 0.8 ? 'met' : 'NOT met'}`);
     console.log('CPU per document (microseconds), in the order the ways ran:');
     for (const note of cpuNotes) console.log(`  ${note}`);
