@@ -16,7 +16,7 @@
  *   BENCH_E2E_WARMUP (60000 other records each way before the rounds)
  *
  * It also prints the CPU time per document in each round: the service's (user and system, from its
- * /metrics), OpenSearch's in each way (from the node's own process stats) and the sender's, and how
+ * /metrics, and of that time its garbage-collection pauses), OpenSearch's in each way (from the node's own process stats) and the sender's, and how
  * busy the machine was: where the two cores went. BENCH_E2E_PROFILE_DIR makes the service write a
  * CPU profile there; BENCH_E2E_NODE_ARGS adds node flags to the service's (V8 experiments).
  */
@@ -106,6 +106,8 @@ async function main(): Promise<void> {
         waited,
         /** CPU seconds between the two scrapes of the service's /metrics. */
         service: (key: string): number => metric(after, key) - metric(before, key),
+        /** The service's garbage-collection pauses (all kinds), from prom-client's nodejs_gc_duration_seconds. */
+        serviceGcSeconds: [...after.keys()].filter((key) => key.startsWith('nodejs_gc_duration_seconds_sum{')).reduce((sum, key) => sum + metric(after, key) - metric(before, key), 0),
         openSearchSeconds: (openSearchAfter - openSearchBefore) / 1000,
         senderSeconds: (sender.user + sender.system) / 1e6,
         machineBusy: (machineAfter.busy - machineBefore.busy) / Math.max(1e-9, machineAfter.total - machineBefore.total),
@@ -165,7 +167,7 @@ async function main(): Promise<void> {
         if (way === 'service') {
           serviceRate = result.rate;
           const used = (key: string): string => perDoc(result.service(key));
-          notes.push(`service ${used('process_cpu_user_seconds_total')} user + ${used('process_cpu_system_seconds_total')} system, OpenSearch ${perDoc(result.openSearchSeconds)} behind it, ${busy}`);
+          notes.push(`service ${used('process_cpu_user_seconds_total')} user + ${used('process_cpu_system_seconds_total')} system (GC pauses ${perDoc(result.serviceGcSeconds)}), OpenSearch ${perDoc(result.openSearchSeconds)} behind it, ${busy}`);
         } else {
           directRate = result.rate;
           notes.push(`OpenSearch ${perDoc(result.openSearchSeconds)} direct, ${busy}`);
