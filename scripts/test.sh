@@ -58,6 +58,17 @@ if [[ -z "${TEST_SKIP_INTEGRATION:-}" ]]; then
   else
     echo "using the node already running at $os_url"
   fi
+  # rsyslog's omelasticsearch, for test/integration/shippers.integration.test.ts: installed from Debian
+  # in CI only (a throwaway machine, as root); elsewhere the test skips and says how to install it.
+  if [[ "${CI:-}" == "true" && $(id -u) == 0 ]] && ! command -v rsyslogd >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    step "rsyslog and rsyslog-elasticsearch from Debian (CI only)"
+    if DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog rsyslog-elasticsearch >/dev/null; then
+      # The package may start the system daemon; nothing here needs it.
+      pkill -x rsyslogd 2>/dev/null || true
+    else
+      echo "could not install rsyslog: the shipper test will skip"
+    fi
+  fi
   step "integration tests (real OpenSearch at $os_url)"
   # The fault test stops and restarts the node: allowed only on a node this script started.
   IT_NODE_CONTROL="$started_node" OPENSEARCH_URL="$os_url" npx mocha --config test/integration/.mocharc.json --reporter ./test/support/ci-reporter.cjs || integ_rc=$?
