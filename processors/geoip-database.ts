@@ -152,10 +152,12 @@ export function toEcsGeo(geo: GeoResult): Readonly<Record<string, unknown>> {
 /**
  * The network an address lies in, as text that names it exactly: an IPv4 address's first three
  * octets (its /24), an IPv6 address's first three groups (its /48) when written out before any
- * `::`. Undefined where the text does not show them plainly (`2001:db8::1`).
+ * `::`. Undefined where the text does not show them plainly (`2001:db8::1`, a zone id).
  */
 export function networkKey(address: string, family: 4 | 6): string | undefined {
   if (family === 4) return address.slice(0, address.lastIndexOf('.'));
+  // A zone id (`%eth0`) may hold anything, `::` and groups included (Node's isIP accepts it).
+  if (address.includes('%')) return undefined;
   let colon = -1;
   for (let i = 0; i < 3; i++) {
     colon = address.indexOf(':', colon + 1);
@@ -247,19 +249,22 @@ export class GeoIpDatabase extends EventEmitter {
       if (known !== undefined) return known ?? undefined;
     }
     this.treeLookups++;
+    // The address without its zone id: the reader would parse a zone's `::` and groups as the address's.
+    const zone = family === 6 ? address.indexOf('%') : -1;
+    const bare = zone === -1 ? address : address.slice(0, zone);
     let place: Place | undefined;
     // The longest prefix among the answers: the network every file answers alike for.
-    let longest = 0;
+    let longestPrefixBits = 0;
     for (const file of this.files) {
       if (family === 6 && file.ipVersion === 4) continue;
-      const [record, prefixLength] = file.reader.getWithPrefixLength(address);
-      if (prefixLength > longest) longest = prefixLength;
+      const [record, prefixBits] = file.reader.getWithPrefixLength(bare);
+      if (prefixBits > longestPrefixBits) longestPrefixBits = prefixBits;
       if (record && typeof record === 'object') {
         place = this.place(record);
         if (place) break;
       }
     }
-    if (network !== undefined && longest <= (family === 4 ? 24 : 48)) this.networks!.set(network, place ?? null);
+    if (network !== undefined && longestPrefixBits <= (family === 4 ? 24 : 48)) this.networks!.set(network, place ?? null);
     return place;
   }
 

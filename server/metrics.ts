@@ -63,7 +63,7 @@ export class Metrics {
     fromCounter('impossible_travel_records_located_total', 'Records with a public, located address taking part in travel detection.', () => c.located);
     fromCounter('impossible_travel_alerts_total', 'Impossible-travel alerts raised.', () => c.alerts);
     fromCounter('impossible_travel_geoip_lookups_total', 'GeoIP lookups.', () => deps.geoip.lookups);
-    fromCounter('impossible_travel_geoip_misses_total', 'GeoIP lookups that located nothing: an address the database does not know, or text that is no address (AWS Internal, a service name).', () => deps.geoip.misses);
+    fromCounter('impossible_travel_geoip_misses_total', 'GeoIP lookups of a valid address the database does not locate.', () => deps.geoip.misses);
     fromCounter('impossible_travel_geoip_tree_lookups_total', 'GeoIP lookups that read the database files: neither the address nor its /24 or /48 was cached.', () => deps.geoip.treeLookups);
     fromCounter('impossible_travel_state_evictions_total', 'Access keys evicted from the in-memory state (LRU).', () => deps.store.stats().keyEvictions);
     const durable = deps.durableState;
