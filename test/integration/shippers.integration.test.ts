@@ -17,21 +17,36 @@ import { CITY, cloudTrailRecord, openSearchClient, openSearchUrl, startService, 
 
 const osUrl = openSearchUrl();
 
+/** rsyslogd: on the PATH, or where Debian puts it (/usr/sbin is not on a user's PATH there). */
+function rsyslogdPath(): string | undefined {
+  if (spawnSync('rsyslogd', ['-v']).status === 0) return 'rsyslogd';
+  return existsSync('/usr/sbin/rsyslogd') ? '/usr/sbin/rsyslogd' : undefined;
+}
+
 /** Why rsyslog cannot run here, or undefined when rsyslogd and its omelasticsearch module are installed. */
-function rsyslogMissing(dir: string): string | undefined {
-  const version = spawnSync('rsyslogd', ['-v'], { encoding: 'utf8' });
-  if (version.error || version.status !== 0) return 'rsyslogd is not installed';
+function rsyslogMissing(rsyslogd: string | undefined, dir: string): string | undefined {
+  if (rsyslogd === undefined) return 'rsyslogd is not installed';
   const probe = join(dir, 'probe.conf');
   writeFileSync(probe, 'module(load="omelasticsearch")\naction(type="omelasticsearch" server="127.0.0.1")\n');
-  const check = spawnSync('rsyslogd', ['-N1', '-f', probe], { encoding: 'utf8' });
+  const check = spawnSync(rsyslogd, ['-N1', '-f', probe], { encoding: 'utf8' });
   if (check.status !== 0) return `rsyslogd cannot load omelasticsearch: ${`${check.stderr}${check.stdout}`.trim().split('\n').pop()}`;
   return undefined;
+}
+
+const running = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null;
+
+interface AlertHit {
+  _source: {
+    userIdentity: { accessKeyId: string };
+    impossible_travel: { triggering_locations: { first_location: { city: string }; second_location: { city: string } } };
+  };
 }
 
 describe('rsyslog omelasticsearch pointed at the service', function () {
   let client: Client;
   let dir: string;
   let service: RunningService | undefined;
+  let rsyslogdBin: string | undefined;
   let rsyslogd: ChildProcess | undefined;
   const ctIndex = uniqueName('cloudtrail-rsyslog-it');
   const alertsIndex = uniqueName('impossible-travel-alerts-rsyslog-it');
@@ -43,7 +58,8 @@ describe('rsyslog omelasticsearch pointed at the service', function () {
       this.skip();
     }
     dir = mkdtempSync(join(tmpdir(), 'rsyslog-it-'));
-    const missing = rsyslogMissing(dir);
+    rsyslogdBin = rsyslogdPath();
+    const missing = rsyslogMissing(rsyslogdBin, dir);
     if (missing) {
       console.log(`    (skipped: ${missing}; on Debian: apt-get install rsyslog rsyslog-elasticsearch. The test command installs them when run as root in CI)`);
       this.skip();
@@ -53,7 +69,7 @@ describe('rsyslog omelasticsearch pointed at the service', function () {
   });
 
   after(async () => {
-    if (rsyslogd && rsyslogd.exitCode === null) {
+    if (rsyslogd && running(rsyslogd)) {
       const exited = new Promise((resolve) => rsyslogd!.once('exit', resolve));
       rsyslogd.kill('SIGTERM');
       await exited;
@@ -109,14 +125,14 @@ describe('rsyslog omelasticsearch pointed at the service', function () {
       ].join('\n'),
     );
     const output: string[] = [];
-    rsyslogd = spawn('rsyslogd', ['-n', '-f', join(dir, 'rsyslog.conf'), '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    rsyslogd = spawn(rsyslogdBin!, ['-n', '-f', join(dir, 'rsyslog.conf'), '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
     rsyslogd.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
     rsyslogd.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
 
     // Every record is stored and the malformed line reported, or the wait runs out.
     const deadline = Date.now() + 60_000;
     while ((await count(ctIndex)) < records.length || !existsSync(errorFile)) {
-      if (rsyslogd.exitCode !== null) assert.fail(`rsyslogd exited with ${rsyslogd.exitCode}: ${output.join('')}`);
+      if (!running(rsyslogd)) assert.fail(`rsyslogd exited (${rsyslogd.exitCode ?? rsyslogd.signalCode}): ${output.join('')}`);
       if (Date.now() > deadline) assert.fail(`after 60 s: ${await count(ctIndex)} of ${records.length} records stored, error file ${existsSync(errorFile) ? 'written' : 'absent'}; rsyslogd said: ${output.join('') || 'nothing'}`);
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -129,9 +145,9 @@ describe('rsyslog omelasticsearch pointed at the service', function () {
     assert.equal((stored.body as { _source: { userIdentity: { session_name: string } } })._source.userIdentity.session_name, 'alice');
 
     assert.equal(await count(alertsIndex), 1);
-    const alert = (await client.search({ index: alertsIndex })).body as { hits: { hits: { _source: Record<string, any> }[] } };
-    const locations = alert.hits.hits[0]!._source.impossible_travel.triggering_locations;
-    assert.equal(alert.hits.hits[0]!._source.userIdentity.accessKeyId, key);
+    const alert = ((await client.search({ index: alertsIndex })).body as { hits: { hits: AlertHit[] } }).hits.hits[0]!._source;
+    const locations = alert.impossible_travel.triggering_locations;
+    assert.equal(alert.userIdentity.accessKeyId, key);
     assert.deepEqual([locations.first_location.city, locations.second_location.city], ['London', 'Tokyo']);
 
     // rsyslog writes what OpenSearch's answer (through the service) said was refused.
