@@ -16,8 +16,9 @@
  *   BENCH_E2E_WARMUP (60000 other records each way before the rounds)
  *
  * It also prints the CPU time per document in each round: the service's (user and system, from its
- * /metrics, and of that time its garbage-collection pauses), OpenSearch's in each way (from the node's own process stats) and the sender's, and how
- * busy the machine was: where the two cores went. BENCH_E2E_PROFILE_DIR makes the service write a
+ * /metrics, and of that time its garbage-collection pauses), OpenSearch's in each way (from the
+ * node's own process stats) and the sender's, and how busy the machine was: where the two cores
+ * went. BENCH_E2E_PROFILE_DIR makes the service write a
  * CPU profile there; BENCH_E2E_NODE_ARGS adds node flags to the service's (V8 experiments).
  */
 import { cpus } from 'node:os';
@@ -77,7 +78,8 @@ async function main(): Promise<void> {
     return enriched;
   };
 
-  // Settings exported in the shell still reach the service (an experiment with STATE_SYNC_INTERVAL, say).
+  // Settings exported in the shell still reach the service (an experiment with STATE_SYNC_INTERVAL,
+  // say), but not its port, log level or indices: those are the bench's, whatever the shell says.
   const exported = Object.fromEntries([...SETTING_NAMES, 'CONFIG_FILE'].flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
   const service = await startService(
     port,
@@ -86,7 +88,6 @@ async function main(): Promise<void> {
   );
   const serviceUrl = service.url;
   try {
-
     /**
      * One way of a part or round: once OpenSearch is quiet (the other way's merges would otherwise
      * weigh on this one), the bodies sent, and what the service, OpenSearch, the sender and the
