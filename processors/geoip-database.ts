@@ -5,6 +5,7 @@ import { Reader, type Response } from 'maxmind';
 import { ServiceError } from '../server/errors.js';
 import { GenerationalCache } from './generational-cache.js';
 import { canonicalIp, ipFamily, isPublicIp } from './ip-ranges.js';
+import { share } from './shared.js';
 import type { GeoResult } from './types.js';
 
 /**
@@ -136,6 +137,12 @@ export interface AddressInfo {
    * objects measurably slower.)
    */
   readonly ecsGeo: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * `source` as documents from this address carry it, `{address, ip, geo}` with `address` and `ip`
+   * the text looked up (`geo` left out when the address is not located): one object shared by all
+   * of them (processors/shared.ts), so nothing may change it.
+   */
+  readonly ecsSource: Readonly<Record<string, unknown>>;
 }
 
 /** The ECS `source.geo` object for a place; absent parts are left out, not written as null. */
@@ -233,7 +240,8 @@ export class GeoIpDatabase extends EventEmitter {
     if (!info) {
       const address = canonicalIp(ip);
       const place = this.lookupUncached(address);
-      info = { ip: address, routable: isPublicIp(address), geo: place?.geo, ecsGeo: place?.ecsGeo };
+      const ecsSource = share(place ? { address: ip, ip, geo: place.ecsGeo } : { address: ip, ip });
+      info = { ip: address, routable: isPublicIp(address), geo: place?.geo, ecsGeo: place?.ecsGeo, ecsSource };
       this.cache?.set(ip, info);
     }
     if (!info.geo) this.misses++;
@@ -276,7 +284,7 @@ export class GeoIpDatabase extends EventEmitter {
     let place = this.places.get(record);
     if (place === undefined) {
       const geo = toGeoResult(record as AnyCityRecord);
-      place = geo ? { geo, ecsGeo: toEcsGeo(geo) } : null;
+      place = geo ? { geo, ecsGeo: share(toEcsGeo(geo)) } : null;
       this.places.set(record, place);
     }
     return place ?? undefined;

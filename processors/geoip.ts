@@ -15,6 +15,13 @@ export interface GeoIpOptions {
   readonly database: GeoIpDatabase;
 }
 
+/** The number of enumerable keys, counted without allocating (Object.keys makes an array). */
+function keyCount(obj: object): number {
+  let n = 0;
+  for (const _key in obj) n++;
+  return n;
+}
+
 export class GeoIp implements Processor {
   readonly type = TYPE;
   readonly tag: string;
@@ -32,10 +39,15 @@ export class GeoIp implements Processor {
     const info = this.database.resolve(ip);
     ctx.facts.ip = info.ip; // the shared string: histories keep it for every sighting of the address
     ctx.facts.ipRoutable = info.routable;
-    if (!info.geo) return doc;
-    ctx.facts.geo = info.geo;
-    // One object per address, shared by every document from it (never changed): nothing to build per record.
-    objectAt(doc, 'source').geo = info.ecsGeo;
+    if (info.geo) ctx.facts.geo = info.geo;
+    // `source` as normalize-cloudtrail made it (address and ip, the text looked up): the address's
+    // shared object says the same and more, and its JSON is written once (processors/shared.ts).
+    const own = ctx.facts.ownSource;
+    if (own !== undefined && doc.source === own && own.address === ip && own.ip === ip && keyCount(own) === 2) {
+      doc.source = info.ecsSource;
+    } else if (info.ecsGeo) {
+      objectAt(doc, 'source').geo = info.ecsGeo;
+    }
     return doc;
   }
 }

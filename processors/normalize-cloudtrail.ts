@@ -121,11 +121,17 @@ export class NormalizeCloudTrail implements Processor {
 
     const sourceAddress = doc.sourceIPAddress;
     if (typeof sourceAddress === 'string' && sourceAddress.length > 0) {
-      const source = objectAt(doc, 'source');
-      source.address = sourceAddress;
-      if (ipFamily(sourceAddress) !== 0) {
-        source.ip = sourceAddress;
-        facts.ip = canonicalIp(sourceAddress);
+      const isIp = ipFamily(sourceAddress) !== 0;
+      if (isIp) facts.ip = canonicalIp(sourceAddress);
+      if (isIp && doc.source === undefined && facts.ip === sourceAddress) {
+        // The usual case: geoip may put the address's shared object in its place (facts.ownSource).
+        const source: Doc = { address: sourceAddress, ip: sourceAddress };
+        doc.source = source;
+        facts.ownSource = source;
+      } else {
+        const source = objectAt(doc, 'source');
+        source.address = sourceAddress;
+        if (isIp) source.ip = sourceAddress;
       }
     }
 

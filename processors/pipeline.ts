@@ -52,6 +52,7 @@ function newFacts(): DocFacts {
     identityType: undefined,
     principal: undefined,
     eventId: undefined,
+    ownSource: undefined,
     sighting: undefined,
     travel: undefined,
   };

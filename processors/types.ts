@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { isShared } from './shared.js';
 import type { Sighting, TravelAssessment } from './travel.js';
 
 /** A CloudTrail record as it travels through the pipeline: the original JSON plus our fields. */
@@ -31,6 +32,11 @@ export interface DocFacts {
   /** The person or role behind the key (temporary keys change every session; this does not). */
   principal?: string;
   eventId?: string;
+  /**
+   * The `source` object normalize-cloudtrail made for the document, holding `address` and `ip` only,
+   * both the text `ip` holds: geoip swaps it for the address's shared one (processors/shared.ts).
+   */
+  ownSource?: Doc;
   /** This document's sighting, when `impossible-travel` takes it into the key's history. */
   sighting?: Sighting;
   /** Impossible journeys this document takes part in, found by `impossible-travel`, reported by `alert`. */
@@ -70,10 +76,18 @@ export function getPath(doc: unknown, path: readonly string[]): unknown {
   return cur;
 }
 
-/** Returns the object at `key` of `obj`, creating it (or replacing a non-object) when needed. */
+/**
+ * Returns the object at `key` of `obj`, ready to be added to: created (or replacing a non-object)
+ * when needed, and copied first when it is an object other documents share (processors/shared.ts).
+ */
 export function objectAt(obj: Doc, key: string): Doc {
   const cur = obj[key];
-  if (cur !== null && typeof cur === 'object' && !Array.isArray(cur)) return cur as Doc;
+  if (cur !== null && typeof cur === 'object' && !Array.isArray(cur)) {
+    if (!isShared(cur)) return cur as Doc;
+    const copy: Doc = { ...(cur as Doc) };
+    obj[key] = copy;
+    return copy;
+  }
   const created: Doc = {};
   obj[key] = created;
   return created;

@@ -1,4 +1,5 @@
 import type { ItemError } from './errors.js';
+import { sharedJson } from '../processors/shared.js';
 import type { Doc } from '../processors/types.js';
 
 /**
@@ -203,13 +204,16 @@ function addedMembers(doc: Doc): string {
   return out;
 }
 
-/** `source.geo` is one object per address, shared by its documents: its JSON is made once. */
-const geoJson = new WeakMap<object, string>();
-
+/**
+ * `source` as JSON. Mostly the address's shared object (processors/shared.ts), whose JSON is
+ * written once; otherwise written member by member, its `geo` being a shared object too.
+ */
 function sourceJson(source: unknown): string | undefined {
   if (source === null || typeof source !== 'object' || Array.isArray(source) || typeof (source as { toJSON?: unknown }).toJSON === 'function') {
     return JSON.stringify(source);
   }
+  const shared = sharedJson(source);
+  if (shared !== undefined) return shared;
   // What JSON.stringify writes for the object, member by member, with the known key names written
   // out and `address` and `ip` (usually the same string) quoted once: a quarter of the time the
   // general loop took (a Map of key names and a JSON.stringify per member; measured).
@@ -226,8 +230,7 @@ function sourceJson(source: unknown): string | undefined {
       }
       json = lastTextJson;
     } else if (key === 'geo' && value !== null && typeof value === 'object') {
-      json = geoJson.get(value);
-      if (json === undefined) geoJson.set(value, (json = JSON.stringify(value)));
+      json = sharedJson(value) ?? JSON.stringify(value);
     } else {
       json = JSON.stringify(value);
     }

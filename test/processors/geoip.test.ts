@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { GeoIp, TYPE } from '../../processors/geoip.js';
 import { GeoIpDatabase } from '../../processors/geoip-database.js';
 import { NormalizeCloudTrail } from '../../processors/normalize-cloudtrail.js';
+import { isShared, sharedJson } from '../../processors/shared.js';
 import type { Context, Doc, DocFacts } from '../../processors/types.js';
 import { ConfigError } from '../../server/errors.js';
 import { silentLogger } from '../../server/log.js';
@@ -90,6 +91,70 @@ describe('processors/geoip', () => {
       assert.equal((geoOf(doc) as Doc | undefined)?.city_name, PLACES[place].city, `${ip} is located by the test database`);
       assert.equal(facts.ipRoutable, false, `${ip} must not be routable`);
     }
+  });
+
+  describe('source: one object for the documents from one address', () => {
+    it('documents from one address carry the same object, with what a document of its own would hold', () => {
+      const database = cityDatabase();
+      const a = enrich(cloudTrailRecord({ key: 'AKIAEXAMPLE0001', ip: IP.london, at: T0 }), database).doc;
+      const b = enrich(cloudTrailRecord({ key: 'AKIAEXAMPLE0002', ip: IP.london, at: T0 + 60_000 }), database).doc;
+      assert.equal(a.source, b.source);
+      assert.equal(isShared(a.source as object), true);
+      assert.deepEqual(a.source, { address: IP.london, ip: IP.london, geo: geoOf(a) });
+      assert.equal(sharedJson(a.source as object), JSON.stringify(a.source));
+      const other = enrich(cloudTrailRecord({ key: 'AKIAEXAMPLE0001', ip: IP.london2, at: T0 }), database).doc;
+      assert.notEqual(other.source, a.source, 'another address of the same city has its own');
+      assert.equal(geoOf(other), geoOf(a), 'and shares the place');
+    });
+
+    it('an address the database does not place shares one too, without geo', () => {
+      const database = cityDatabase();
+      const a = enrich(cloudTrailRecord({ key: 'K', ip: IP.unknown, at: T0 }), database).doc;
+      const b = enrich(cloudTrailRecord({ key: 'K', ip: IP.unknown, at: T0 + 1000 }), database).doc;
+      assert.equal(a.source, b.source);
+      assert.deepEqual(a.source, { address: IP.unknown, ip: IP.unknown });
+    });
+
+    it('an IPv4-mapped IPv6 address keeps its own spelling, in an object of its own', () => {
+      const ip = `::ffff:${IP.sydney}`;
+      const { doc } = enrich(cloudTrailRecord({ key: 'K', ip, at: T0 }));
+      assert.deepEqual(doc.source, { address: ip, ip, geo: geoOf(doc) });
+      assert.equal(isShared(doc.source as object), false);
+    });
+
+    it('a record that has a source object keeps it, with the fields added', () => {
+      const record = cloudTrailRecord({ key: 'K', ip: IP.paris, at: T0 });
+      const own = { port: 443 };
+      record.source = own;
+      const { doc } = enrich(record);
+      assert.equal(doc.source, own);
+      assert.deepEqual(Object.keys(own), ['port', 'address', 'ip', 'geo']);
+      assert.equal((geoOf(doc) as Doc).city_name, 'Paris');
+    });
+
+    it('enriching a document again never changes the object it shares with others', () => {
+      const database = cityDatabase();
+      const first = enrich(cloudTrailRecord({ key: 'K', ip: IP.london, at: T0 }), database).doc;
+      const shared = first.source as Doc;
+      const before = structuredClone(shared);
+      first.sourceIPAddress = IP.paris;
+      const again = enrich(first, database).doc;
+      assert.deepEqual(shared, before);
+      assert.equal(sharedJson(shared), JSON.stringify(before));
+      assert.notEqual(again.source, shared);
+      assert.equal((again.source as Doc).address, IP.paris);
+      assert.equal((geoOf(again) as Doc).city_name, 'Paris');
+    });
+
+    it('a field another processor added to the source before geoip stays', () => {
+      const ctx: Context = { facts: {}, batch: {}, log: silentLogger(), emit: () => {} };
+      const doc = new NormalizeCloudTrail().process(cloudTrailRecord({ key: 'K', ip: IP.tokyo, at: T0 }), ctx);
+      (doc.source as Doc).port = 443;
+      new GeoIp({ database: cityDatabase() }).process(doc, ctx);
+      assert.equal((doc.source as Doc).port, 443);
+      assert.equal((geoOf(doc) as Doc).city_name, 'Tokyo');
+      assert.equal(isShared(doc.source as object), false);
+    });
   });
 
   it('has its type, and rejects an unknown option naming processor, tag and property', () => {
