@@ -36,7 +36,7 @@ export class GeoIp implements Processor {
   process(doc: Doc, ctx: Context): Doc {
     const ip = ctx.facts.ip;
     if (ip === undefined) return doc;
-    const info = this.database.resolve(ip);
+    const info = this.database.resolve(ip, ctx.facts.ipv4);
     ctx.facts.ip = info.ip; // the shared string: histories keep it for every sighting of the address
     ctx.facts.ipRoutable = info.routable;
     if (info.geo) ctx.facts.geo = info.geo;

@@ -46,6 +46,7 @@ function newFacts(): DocFacts {
   return {
     timestampMs: undefined,
     ip: undefined,
+    ipv4: undefined,
     ipRoutable: undefined,
     geo: undefined,
     accessKeyId: undefined,

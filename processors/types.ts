@@ -24,6 +24,8 @@ export interface DocFacts {
   timestampMs?: number;
   /** Set only when `sourceIPAddress` is a syntactically valid IPv4/IPv6 address. */
   ip?: string;
+  /** `ipv4Value` of the address when it is dotted-quad IPv4 text (as `ip` then is), for the GeoIP cache. */
+  ipv4?: number;
   /** True when the address may be used for travel: public, routable, not allowlisted. */
   ipRoutable?: boolean;
   geo?: GeoResult;

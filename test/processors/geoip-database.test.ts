@@ -4,6 +4,7 @@ import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GeoIpDatabase, countryNameFromIso, networkKey, toGeoResult } from '../../processors/geoip-database.js';
+import { ipv4Value } from '../../processors/ip-ranges.js';
 import { ServiceError } from '../../server/errors.js';
 import { writeMmdb } from '../support/mmdb-writer.js';
 import {
@@ -133,6 +134,33 @@ describe('processors/geoip-database', () => {
         db.description.map((d) => [d.type, d.ipVersion]),
         [['city ipv4', 4], ['city ipv6', 6]],
       );
+    });
+  });
+
+  describe('the address cache', () => {
+    it('keys dotted-quad IPv4 by its value: the same entry whether the caller passes the value or not', () => {
+      const db = open([geoFixture().cityPath]);
+      const byText = db.resolve(IP.london);
+      assert.equal(db.resolve(IP.london, ipv4Value(IP.london)), byText);
+      assert.equal(db.treeLookups, 1);
+      // An address whose value is past 2^31 (a negative 32-bit integer as a key).
+      const high = '203.0.113.77';
+      assert.equal(db.resolve(high, ipv4Value(high)), db.resolve(high));
+      assert.equal(db.treeLookups, 2);
+    });
+
+    it('keeps apart what is apart: other IPv4 text, IPv4-mapped IPv6 text, IPv6', () => {
+      const db = open([geoFixture().cityPath]);
+      const london = db.resolve(IP.london);
+      const london2 = db.resolve(IP.london2);
+      assert.notEqual(london2, london);
+      assert.equal(london2.ip, IP.london2);
+      const mapped = db.resolve(`::ffff:${IP.london}`);
+      assert.notEqual(mapped, london, 'its own entry: ecsSource carries the text as the record has it');
+      assert.equal(mapped.ip, IP.london);
+      assert.deepEqual(mapped.ecsSource, { address: `::ffff:${IP.london}`, ip: `::ffff:${IP.london}`, geo: london.ecsGeo });
+      assert.equal(db.resolve(IP.tokyoV6).geo?.cityName, 'Tokyo');
+      assert.equal(db.lookups, 4);
     });
   });
 
