@@ -29,6 +29,12 @@ export interface SourceText {
   readonly record: object;
   /** The record's JSON text (one NDJSON line, trimmed). */
   readonly text: string;
+  /**
+   * `identityOpenIn(text)`, found when the record is read: the text was just parsed and is still
+   * in the CPU cache, where at writing time, a thousand records later, the search read it again
+   * from memory. -1 when the record has no `userIdentity` object (no `session_name` can go in).
+   */
+  readonly identityOpen: number;
 }
 
 /** The top-level fields the processors add; a record that has one already is never spliced. */
@@ -174,7 +180,7 @@ export function sourceText(record: Record<string, unknown>, text: string): Sourc
   for (const key of ADDED_TOP_LEVEL) if (record[key] !== undefined) return undefined;
   const identity = record.userIdentity;
   if (identity !== null && typeof identity === 'object' && (identity as Record<string, unknown>).session_name !== undefined) return undefined;
-  return { record, text };
+  return { record, text, identityOpen: identity !== null && typeof identity === 'object' && !Array.isArray(identity) ? identityOpenIn(text) : -1 };
 }
 
 /**
@@ -264,7 +270,7 @@ export function docJson(doc: Doc | ItemError, source?: SourceText): string {
   const identity = (doc as Doc).userIdentity;
   const sessionName = identity !== null && typeof identity === 'object' ? (identity as Record<string, unknown>).session_name : undefined;
   if (sessionName !== undefined) {
-    const identityOpen = identityOpenIn(text);
+    const identityOpen = source.identityOpen;
     if (identityOpen < 0) return JSON.stringify(doc);
     const identityEmpty = text.charCodeAt(skipSpace(text, identityOpen)) === CLOSE_BRACE;
     const member = SESSION_NAME + JSON.stringify(sessionName);
