@@ -398,9 +398,11 @@ export class OpenSearchStateStore extends MemoryStateStore {
    * than the batch; so keys already in memory are read as of the state index's last refresh (1 s
    * by default), and only keys memory lacks, and re-reads after a version conflict, are real-time.
    */
-  private async load(keyIds: string[], principalIds: string[], realtime: boolean): Promise<void> {
+  private async load(keyIds: string[], principalIds: string[], realtime: boolean): Promise<Set<string>> {
     const ids = [...keyIds, ...principalIds];
-    if (ids.length === 0) return;
+    /** The ids the index does not hold. */
+    const absent = new Set<string>();
+    if (ids.length === 0) return absent;
     let docs: { _id: string; found?: boolean; _source?: { state?: unknown; kind?: unknown; key?: unknown }; _seq_no?: number; _primary_term?: number; error?: unknown }[];
     // A real-time read shows what the index holds now: in this epoch, memory then matches it.
     const synced = realtime ? this.epoch : undefined;
@@ -409,19 +411,23 @@ export class OpenSearchStateStore extends MemoryStateStore {
       docs = (res.body as { docs: typeof docs }).docs;
     } catch (err) {
       // A missing state index just means no state yet (setup not run, or a fresh cluster).
-      if ((err as { meta?: { statusCode?: number } }).meta?.statusCode === 404) return;
+      if ((err as { meta?: { statusCode?: number } }).meta?.statusCode === 404) return new Set(ids);
       throw upstreamError(err, 'reading detection state');
     }
     this.reads += ids.length;
     for (const doc of docs) {
       if (doc.error) throw new UpstreamError(`OpenSearch could not read state ${doc._id}: ${JSON.stringify(doc.error)}`);
-      if (!doc.found || !doc._source?.state) continue;
+      if (!doc.found || !doc._source?.state) {
+        if (!doc.found) absent.add(doc._id);
+        continue;
+      }
       const version = { seqNo: doc._seq_no!, primaryTerm: doc._primary_term! };
       const name = doc._source.key;
       if (typeof name !== 'string') continue;
       if (doc._source.kind === 'key') this.mergeKey(name, doc._source.state as StoredKeyState, version, synced);
       else if (doc._source.kind === 'principal') this.mergePrincipal(name, doc._source.state as PrincipalBaseline, version, synced);
     }
+    return absent;
   }
 
   /** A parked key that comes back (in a batch, or re-read after a conflict) goes back into memory. */
@@ -563,7 +569,20 @@ export class OpenSearchStateStore extends MemoryStateStore {
         // Still dirty: the next commit (or interval) tries them again.
         throw new UpstreamError(`detection state for ${conflicted.keys.length + conflicted.principals.length} keys kept changing under us (${retries + 1} version conflicts); retry later`);
       }
-      await this.load(conflicted.keys.map(keyDocId), conflicted.principals.map(principalDocId), true);
+      const absent = await this.load(conflicted.keys.map(keyDocId), conflicted.principals.map(principalDocId), true);
+      // A document deleted under us (by hand, by a retention job, with its index): the version we
+      // hold names a document that is gone, and writing against it would conflict for ever. The
+      // next attempt creates the document anew, from what memory holds.
+      for (const k of conflicted.keys) {
+        if (!absent.has(keyDocId(k))) continue;
+        const held = this.peekKey(k) ?? this.parkedKeys.get(k);
+        if (held) this.versions.delete(held);
+      }
+      for (const p of conflicted.principals) {
+        if (!absent.has(principalDocId(p))) continue;
+        const held = this.principals.peek(p) ?? this.parkedPrincipals.get(p);
+        if (held) this.versions.delete(held);
+      }
     }
   }
 

@@ -225,6 +225,24 @@ describe('_bulk against a real OpenSearch node', function () {
     }
   }
 
+  it('writes a key\'s state again after its document was deleted under the service (the retention advice of docs/state.md)', async () => {
+    const key = uniqueName('AKIADELETED');
+    const s = await service({ STATE_SYNC_INTERVAL: '0' });
+    const first = '2024-09-02T08:00:00Z';
+    const r1 = await postBulk(s.url, bulkBody(ctIndex, [cloudTrailRecord({ key, ip: CITY.london.ip, at: first, id: uniqueName('ev') })]));
+    assert.equal(r1.status, 200);
+    assert.equal(r1.json.errors, false);
+    await stateHolds(key, first);
+    await client.delete({ index: stateIndex, id: `key:${key}`, refresh: true });
+    // The service still holds the key, with the version of the document just deleted.
+    const second = '2024-09-02T20:00:00Z';
+    const r2 = await postBulk(s.url, bulkBody(ctIndex, [cloudTrailRecord({ key, ip: CITY.tokyo.ip, at: second, id: uniqueName('ev') })]));
+    assert.equal(r2.status, 200, JSON.stringify(r2.json).slice(0, 300));
+    assert.equal(r2.json.errors, false);
+    await stateHolds(key, second);
+    await stateHolds(key, first);
+  });
+
   const DEFAULT_SYNC_INTERVAL_MS = loadConfig({ OPENSEARCH_URL: 'http://127.0.0.1:9200' }).opensearch!.stateSyncIntervalMs;
   const modes: { name: string; env: Record<string, string> }[] = [
     { name: 'written before each answer', env: { STATE_SYNC_INTERVAL: '0' } },

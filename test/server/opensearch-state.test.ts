@@ -43,7 +43,12 @@ class FakeIndex {
       for (let i = 0; i < body.length; i += 2) {
         const op = Object.keys(body[i]!)[0]!;
         const id = body[i]![op]!._id as string;
-        if (this.mode === 'conflict') {
+        const meta = body[i]![op]!;
+        const existing = this.docs.get(id);
+        // OpenSearch's optimistic concurrency: `create` of a document that exists, or `index` with
+        // if_seq_no of one that is gone or was written since, is a version conflict.
+        const stale = (op === 'create' && existing !== undefined) || (meta.if_seq_no !== undefined && existing?._seq_no !== meta.if_seq_no);
+        if (this.mode === 'conflict' || stale) {
           items.push({ [op]: { status: 409, error: { type: 'version_conflict_engine_exception' } } });
           continue;
         }
@@ -59,6 +64,12 @@ class FakeIndex {
   writeAsAnotherInstance(name: string, times: number[]): void {
     const history = times.map((t) => ({ t, ip: '203.0.113.9', e: `other${t}`, g: { c: 'Tokyo', la: 35.7, lo: 139.7, a: 0, p: 'Tokyo' } }));
     this.docs.set(`key:${name}`, { _source: { kind: 'key', key: name, state: { history } }, _seq_no: ++this.seqNo, _primary_term: 1 });
+  }
+
+  /** Someone deletes a key's document (by hand, or a retention job). */
+  deleteKey(name: string): void {
+    this.docs.delete(`key:${name}`);
+    ++this.seqNo;
   }
 
   /** Event times stored for a key. */
@@ -155,6 +166,27 @@ describe('OpenSearch state store', () => {
     fake.mode = 'ok';
     await store.close();
     assert.deepEqual(fake.times('A'), [1000]);
+  });
+
+  it('writes a key again whose document was deleted under it, and a principal too', async () => {
+    const fake = new FakeIndex();
+    const store = storeOn(fake);
+    store.setKey('A', state(sighting(1000, 'A')));
+    store.setPrincipal('arn:aws:iam::123456789012:user/a', { firstSeenMs: 1000, places: ['A'] });
+    await flushBehind(store);
+    assert.deepEqual(fake.times('A'), [1000]);
+    fake.deleteKey('A');
+    fake.docs.delete('principal:arn:aws:iam::123456789012:user/a');
+    const held = store.getKey('A')!;
+    held.history.push(sighting(2000, 'B'));
+    store.setKey('A', held);
+    store.setPrincipal('arn:aws:iam::123456789012:user/a', { firstSeenMs: 1000, places: ['A', 'B'] });
+    await flushBehind(store);
+    assert.equal(store.writeFailures, 0, 'no write failed: the conflict was settled by writing the document anew');
+    assert.deepEqual(fake.times('A'), [1000, 2000]);
+    assert.deepEqual((fake.docs.get('principal:arn:aws:iam::123456789012:user/a')?._source.state as { places: string[] }).places, ['A', 'B']);
+    assert.equal(store.pendingWrites, 0);
+    await store.close();
   });
 
   it('does not queue interval writes behind a slow one', async () => {
