@@ -416,7 +416,14 @@ export class OpenSearchStateStore extends MemoryStateStore {
     }
     this.reads += ids.length;
     for (const doc of docs) {
-      if (doc.error) throw new UpstreamError(`OpenSearch could not read state ${doc._id}: ${JSON.stringify(doc.error)}`);
+      if (doc.error) {
+        // `_mget` answers a missing index per document, not with a 404: no state yet, as above.
+        if ((doc.error as { type?: unknown }).type === 'index_not_found_exception') {
+          absent.add(doc._id);
+          continue;
+        }
+        throw new UpstreamError(`OpenSearch could not read state ${doc._id}: ${JSON.stringify(doc.error)}`);
+      }
       if (!doc.found || !doc._source?.state) {
         if (!doc.found) absent.add(doc._id);
         continue;

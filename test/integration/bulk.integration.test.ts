@@ -243,6 +243,27 @@ describe('_bulk against a real OpenSearch node', function () {
     await stateHolds(key, first);
   });
 
+  it('keeps answering when its state index is deleted, and writes the state anew (setup not run behaves alike)', async () => {
+    const ownState = uniqueName('impossible-travel-state-gone-it');
+    const key = uniqueName('AKIAGONE');
+    try {
+      const s = await service({ STATE_INDEX: ownState, STATE_SYNC_INTERVAL: '0' });
+      const times = ['2024-09-03T08:00:00Z', '2024-09-03T20:00:00Z', '2024-09-04T08:00:00Z'];
+      const ips = [CITY.london.ip, CITY.tokyo.ip, CITY.london.ip];
+      for (const [i, at] of times.entries()) {
+        if (i === 2) await client.indices.delete({ index: ownState });
+        const r = await postBulk(s.url, bulkBody(ctIndex, [cloudTrailRecord({ key, ip: ips[i]!, at, id: uniqueName('ev') })]));
+        assert.equal(r.status, 200, `event ${i + 1}: ${JSON.stringify(r.json).slice(0, 300)}`);
+        assert.equal(r.json.errors, false);
+      }
+      const doc = await client.get({ index: ownState, id: `key:${key}` });
+      const history = (doc.body as { _source: { state: { history: { t: number }[] } } })._source.state.history;
+      assert.deepEqual(history.map((h) => h.t), times.map((t) => Date.parse(t)), 'written again from memory, all three sightings');
+    } finally {
+      await client.indices.delete({ index: ownState, ignore_unavailable: true } as never);
+    }
+  });
+
   const DEFAULT_SYNC_INTERVAL_MS = loadConfig({ OPENSEARCH_URL: 'http://127.0.0.1:9200' }).opensearch!.stateSyncIntervalMs;
   const modes: { name: string; env: Record<string, string> }[] = [
     { name: 'written before each answer', env: { STATE_SYNC_INTERVAL: '0' } },

@@ -33,10 +33,13 @@ class FakeIndex {
     },
     mget: async ({ body }: { body: { ids: string[] } }) => {
       this.reads.push(body.ids);
+      // As OpenSearch answers for a missing index: an error per document, not a 404.
+      if (this.missing) return { body: { docs: body.ids.map((id) => ({ _id: id, error: { type: 'index_not_found_exception', reason: 'no such index [state]' } })) } };
       return { body: { docs: body.ids.map((id) => (this.docs.has(id) ? { _id: id, found: true, ...this.docs.get(id)! } : { _id: id, found: false })) } };
     },
     bulk: async ({ body }: { body: Record<string, Record<string, unknown>>[] }) => {
       this.bulkCalls++;
+      this.missing = false; // a write creates the index (from the template), as OpenSearch does by default
       if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
       if (this.mode === 'fail') throw Object.assign(new Error('connect ECONNREFUSED'), { meta: { statusCode: 503 } });
       const items = [];
@@ -64,6 +67,15 @@ class FakeIndex {
   writeAsAnotherInstance(name: string, times: number[]): void {
     const history = times.map((t) => ({ t, ip: '203.0.113.9', e: `other${t}`, g: { c: 'Tokyo', la: 35.7, lo: 139.7, a: 0, p: 'Tokyo' } }));
     this.docs.set(`key:${name}`, { _source: { kind: 'key', key: name, state: { history } }, _seq_no: ++this.seqNo, _primary_term: 1 });
+  }
+
+  /** Whether the index is gone (deleted, or never set up). */
+  missing = false;
+
+  /** Someone deletes the whole index. */
+  dropIndex(): void {
+    this.docs.clear();
+    this.missing = true;
   }
 
   /** Someone deletes a key's document (by hand, or a retention job). */
@@ -186,6 +198,22 @@ describe('OpenSearch state store', () => {
     assert.deepEqual(fake.times('A'), [1000, 2000]);
     assert.deepEqual((fake.docs.get('principal:arn:aws:iam::123456789012:user/a')?._source.state as { places: string[] }).places, ['A', 'B']);
     assert.equal(store.pendingWrites, 0);
+    await store.close();
+  });
+
+  it('takes a state index that is gone (deleted, or never set up) for no state yet, and writes it anew', async () => {
+    const fake = new FakeIndex();
+    const store = storeOn(fake);
+    store.setKey('A', state(sighting(1000, 'A')));
+    await flushBehind(store);
+    fake.dropIndex();
+    await store.prepare(new Set(['A', 'B']), new Set(['arn:aws:iam::123456789012:user/b']));
+    const held = store.getKey('A')!;
+    held.history.push(sighting(2000, 'B'));
+    store.setKey('A', held);
+    await flushBehind(store);
+    assert.equal(store.writeFailures, 0);
+    assert.deepEqual(fake.times('A'), [1000, 2000]);
     await store.close();
   });
 
