@@ -48,6 +48,8 @@ export interface OpenSearchConfig {
   readonly stateSyncIntervalMs: number;
   /** With writes behind: how long a change that only moved a key's times at its known places may wait. */
   readonly stateSamePlaceSyncIntervalMs: number;
+  /** Key state documents not written for this long are deleted (hourly); 0 keeps them for ever. */
+  readonly stateRetentionMs: number;
   /** `_bulk` documents without an `_id` take their CloudTrail eventID: retries never duplicate. */
   readonly bulkIdFromEventId: boolean;
   // --- ML Commons ingest pipeline (server/ml-setup.ts, docs/ingest-pipeline.md)
@@ -162,6 +164,7 @@ const schema = z
     STATE_READ: z.enum(['always', 'on-miss']).default('always'),
     STATE_SYNC_INTERVAL: duration(0, 60_000).default(5000),
     STATE_SAME_PLACE_SYNC_INTERVAL: duration(0, 3_600_000).default(60_000),
+    STATE_RETENTION: duration(0, 3650 * DAY_MS).optional(),
     BULK_ID_FROM_EVENT_ID: bool.default(true),
     ALERTS_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-alerts'),
     STATE_INDEX: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name').default('impossible-travel-state'),
@@ -243,7 +246,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return toConfig(result.data);
 }
 
+/**
+ * STATE_RETENTION: by default a week, or twice the longest time the detection looks back
+ * (HISTORY_MAX_AGE, SUPPRESSION_WINDOW) when that is longer. A key's document older than that holds
+ * nothing the detection would still use; a shorter setting would make it forget what it needs.
+ */
+function stateRetention(s: Settings): number {
+  const needed = Math.max(s.HISTORY_MAX_AGE, s.SUPPRESSION_WINDOW);
+  if (s.STATE_RETENTION === undefined) return Math.max(7 * DAY_MS, 2 * needed);
+  if (s.STATE_RETENTION !== 0 && s.STATE_RETENTION < needed) {
+    throw new ConfigError(
+      'STATE_RETENTION',
+      `must be 0 (keep for ever) or at least HISTORY_MAX_AGE and SUPPRESSION_WINDOW (${needed} ms): a key's state younger than that is still used`,
+    );
+  }
+  return s.STATE_RETENTION;
+}
+
 function toConfig(s: Settings): Config {
+  const stateRetentionMs = stateRetention(s);
   if (s.OPENSEARCH_PASSWORD && s.OPENSEARCH_PASSWORD_FILE) {
     throw new ConfigError('OPENSEARCH_PASSWORD_FILE', 'set either OPENSEARCH_PASSWORD or OPENSEARCH_PASSWORD_FILE, not both');
   }
@@ -334,6 +355,7 @@ function toConfig(s: Settings): Config {
           stateRead: s.STATE_READ,
           stateSyncIntervalMs: s.STATE_SYNC_INTERVAL,
           stateSamePlaceSyncIntervalMs: s.STATE_SAME_PLACE_SYNC_INTERVAL,
+          stateRetentionMs,
           bulkIdFromEventId: s.BULK_ID_FROM_EVENT_ID,
           // --- ML Commons
           serviceUrlForOpenSearch: (s.SERVICE_URL_FOR_OPENSEARCH ?? `http://127.0.0.1:${s.PORT}`).replace(/\/+$/, ''),

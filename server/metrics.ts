@@ -51,7 +51,7 @@ export class Metrics {
     geoip: GeoIpDatabase;
     store: StateStore;
     /** The OpenSearch state store's own counts, when there is one. */
-    durableState?: { readonly conflicts: number; readonly writeFailures: number; readonly pendingWrites: number; readonly reads: number; readonly writes: number; readonly soleWriter: boolean };
+    durableState?: { readonly conflicts: number; readonly writeFailures: number; readonly expired: number; readonly pendingWrites: number; readonly reads: number; readonly writes: number; readonly soleWriter: boolean };
   }) {
     const r = [this.registry];
     const c = deps.pipeline.counters;
@@ -68,7 +68,8 @@ export class Metrics {
     fromCounter('impossible_travel_state_evictions_total', 'Access keys evicted from the in-memory state (LRU).', () => deps.store.stats().keyEvictions);
     const durable = deps.durableState;
     if (durable) {
-      fromCounter('impossible_travel_state_write_conflicts_total', 'State writes retried after another instance wrote the same key.', () => durable.conflicts);
+      fromCounter('impossible_travel_state_write_conflicts_total', 'State writes retried after another instance wrote the same key (or its document was deleted).', () => durable.conflicts);
+      fromCounter('impossible_travel_state_documents_expired_total', 'Key state documents deleted by the retention sweep (STATE_RETENTION).', () => durable.expired);
       fromCounter('impossible_travel_state_write_failures_total', 'Interval state writes that failed (each is tried again at the next interval).', () => durable.writeFailures);
       fromCounter('impossible_travel_state_documents_read_total', 'State documents (keys and principals) asked of OpenSearch.', () => durable.reads);
       fromCounter('impossible_travel_state_documents_written_total', 'State documents (keys and principals) sent to OpenSearch to be written.', () => durable.writes);

@@ -118,6 +118,12 @@ export interface OpenSearchStateOptions extends MemoryStateOptions {
    * change is written at the next interval like any other.
    */
   readonly samePlaceSyncIntervalMs?: number;
+  /**
+   * Key documents not written for this long are deleted, every `retentionSweepIntervalMs` (default
+   * an hour) and once soon after start. 0 or unset: never. Principal baselines are kept.
+   */
+  readonly retentionMs?: number;
+  readonly retentionSweepIntervalMs?: number;
   /** The clock (tests set it). */
   readonly now?: () => number;
 }
@@ -146,6 +152,9 @@ function docId(kind: 'key' | 'principal', name: string): string {
   return Buffer.byteLength(id) <= 512 ? id : `${kind}#${createHash('sha256').update(name).digest('hex')}`;
 }
 const keyDocId = (accessKeyId: string): string => docId('key', accessKeyId);
+/** A retention sweep deletes at most this many batches of this many documents. */
+const SWEEP_BATCHES = 100;
+const SWEEP_BATCH_SIZE = 1000;
 const principalDocId = (principal: string): string => docId('principal', principal);
 
 export class OpenSearchStateStore extends MemoryStateStore {
@@ -196,6 +205,9 @@ export class OpenSearchStateStore extends MemoryStateStore {
   /** Whether same-place changes wait (`samePlaceSyncIntervalMs`, with writes behind). */
   private readonly samePlaceWaits: boolean;
   private timer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  /** Key documents the retention sweeps deleted. */
+  expired = 0;
   reads = 0;
   writes = 0;
   conflicts = 0;
@@ -211,6 +223,59 @@ export class OpenSearchStateStore extends MemoryStateStore {
       this.timer = setInterval(() => void this.flushBehind(), os.syncIntervalMs);
       this.timer.unref();
     }
+    if ((os.retentionMs ?? 0) > 0) {
+      const every = os.retentionSweepIntervalMs ?? 3_600_000;
+      const sweep = (): void => void this.sweepExpired().catch((err: unknown) => this.os.log.warn({ err }, 'deleting expired detection state failed; trying again at the next sweep'));
+      // The first sweep a minute after start (not during start-up), then at the interval.
+      this.sweepTimer = setTimeout(() => {
+        sweep();
+        this.sweepTimer = setInterval(sweep, every);
+        this.sweepTimer.unref();
+      }, Math.min(60_000, every));
+      this.sweepTimer.unref();
+    }
+  }
+
+  /**
+   * Deletes the key documents not written for `retentionMs` (by `updated_at`): keys not seen for
+   * that long, whose history and suppression entries the detection no longer uses. Found with a
+   * search and deleted by id, each only if unchanged since the search (a key written meanwhile is
+   * kept): plain `_search` and `_bulk`, which every distribution has (`_delete_by_query` lives in
+   * the reindex module, which not all have). A key that memory still holds is written back whole at
+   * its next change (the write finds its document gone and makes it anew). Several instances may
+   * sweep at once: each deletes what is left. At most `SWEEP_BATCHES` batches per sweep; the next
+   * sweep goes on. Returns how many documents were deleted.
+   */
+  async sweepExpired(): Promise<number> {
+    const retention = this.os.retentionMs ?? 0;
+    if (retention <= 0) return 0;
+    const before = new Date(this.now() - retention).toISOString();
+    const query = { bool: { filter: [{ term: { kind: 'key' } }, { range: { updated_at: { lt: before } } }] } };
+    let deleted = 0;
+    for (let batch = 0; batch < SWEEP_BATCHES; batch++) {
+      let hits: { _id: string; _seq_no: number; _primary_term: number }[];
+      let items: BulkResponseItem[];
+      try {
+        const found = await this.os.client.search(
+          { index: this.os.index, body: { query, size: SWEEP_BATCH_SIZE, _source: false, seq_no_primary_term: true } },
+          { ignore: [404] },
+        );
+        hits = (found.body as { hits?: { hits?: typeof hits } }).hits?.hits ?? [];
+        if (hits.length === 0) break;
+        const body = hits.map((h) => ({ delete: { _index: this.os.index, _id: h._id, if_seq_no: h._seq_no, if_primary_term: h._primary_term } }));
+        // Refreshed, so that the next search does not find these again.
+        const res = await this.os.client.bulk({ body, refresh: true });
+        items = (res.body as { items: BulkResponseItem[] }).items;
+      } catch (err) {
+        throw upstreamError(err, 'deleting expired detection state');
+      }
+      const now = items.filter((item) => itemResult(item)?.status === 200).length;
+      deleted += now;
+      if (now === 0) break; // all changed since the search: nothing more to do now
+    }
+    this.expired += deleted;
+    if (deleted > 0) this.os.log.info({ deleted, before }, 'deleted the state of access keys not seen since');
+    return deleted;
   }
 
   protected override keyEvicted(accessKeyId: string, state: KeyState): void {
@@ -540,6 +605,8 @@ export class OpenSearchStateStore extends MemoryStateStore {
   override async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer); // clears an interval too
+    this.sweepTimer = undefined;
     this.promoteSamePlace(true);
     try {
       await this.writeNow();
@@ -596,7 +663,7 @@ export class OpenSearchStateStore extends MemoryStateStore {
   private async write(keys: string[], principals: string[]): Promise<{ keys: string[]; principals: string[] }> {
     const body: unknown[] = [];
     const sent: { id: string; kind: 'key' | 'principal'; name: string; state: object; fingerprints: Fingerprints }[] = [];
-    const now = new Date().toISOString();
+    const now = new Date(this.now()).toISOString();
     const add = (id: string, kind: 'key' | 'principal', name: string, state: object, stored: unknown, fingerprints: Fingerprints): void => {
       const version = this.versions.get(state);
       const action = version

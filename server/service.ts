@@ -66,6 +66,7 @@ export function openSearchParts(config: Config, log: Logger): ServiceParts {
     readMode: os.stateRead,
     syncIntervalMs: os.stateSyncIntervalMs,
     samePlaceSyncIntervalMs: os.stateSamePlaceSyncIntervalMs,
+    retentionMs: os.stateRetentionMs,
     log,
   });
   const alertSink = new OpenSearchAlertSink(client, os.alertsIndex, log);

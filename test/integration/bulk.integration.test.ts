@@ -4,7 +4,10 @@ import { Client } from '@opensearch-project/opensearch';
 // The last Elasticsearch client without the product check (7.14+ and 8.x refuse any server that is
 // not Elasticsearch, OpenSearch itself included): the wire format is what is tested here.
 import { Client as EsClient } from 'es7';
+import type { Sighting } from '../../processors/travel.js';
 import { loadConfig } from '../../server/config.js';
+import { silentLogger } from '../../server/log.js';
+import { OpenSearchStateStore } from '../../server/opensearch-state.js';
 import { setup } from '../../server/setup.js';
 import {
   CITY, bulkBody, cloudTrailRecord, openSearchClient, openSearchUrl, startService, uniqueName, type RunningService,
@@ -262,6 +265,42 @@ describe('_bulk against a real OpenSearch node', function () {
     } finally {
       await client.indices.delete({ index: ownState, ignore_unavailable: true } as never);
     }
+  });
+
+  it('deletes the state of keys not written for STATE_RETENTION, and keeps baselines and recent keys', async () => {
+    const old = uniqueName('AKIAEXPIRED');
+    const recent = uniqueName('AKIARECENT');
+    const principal = uniqueName('arn:aws:iam::123456789012:user/kept');
+    const store = new OpenSearchStateStore({
+      client, index: stateIndex, limits: { maxLocations: 16, maxAgeMs: 86_400_000 }, writeGranularityMs: 1000,
+      log: silentLogger(), maxKeys: 100, maxPrincipals: 100, retentionMs: 7 * 86_400_000,
+    });
+    const seen = (atMs: number, place: string): Sighting => ({
+      atMs, ip: CITY.london.ip, eventId: uniqueName('ev'),
+      geo: { cityName: place, countryName: undefined, countryIsoCode: undefined, regionName: undefined, location: { lat: 51.5, lon: -0.1 }, accuracyRadiusKm: 0, placeKey: place },
+    });
+    store.setKey(old, { history: [seen(1000, 'London')], alerted: undefined });
+    store.setKey(recent, { history: [seen(2000, 'London')], alerted: undefined });
+    store.setPrincipal(principal, { firstSeenMs: 1000, places: ['London'] });
+    await store.commit();
+    // Age the old key's document and the baseline by eight days, as if last written then.
+    const eightDaysAgo = new Date(Date.now() - 8 * 86_400_000).toISOString();
+    for (const id of [`key:${old}`, `principal:${principal}`]) {
+      await client.update({ index: stateIndex, id, body: { doc: { updated_at: eightDaysAgo } }, refresh: true } as never);
+    }
+    assert.ok((await store.sweepExpired()) >= 1);
+    const exists = async (id: string): Promise<boolean> => (await client.get({ index: stateIndex, id }, { ignore: [404] })).statusCode === 200;
+    assert.equal(await exists(`key:${old}`), false, 'the old key is deleted');
+    assert.equal(await exists(`key:${recent}`), true, 'a recent key is kept');
+    assert.equal(await exists(`principal:${principal}`), true, 'a baseline is kept');
+    // Memory still holds the old key: its next change writes it back whole.
+    const held = store.getKey(old)!;
+    held.history.push(seen(3000, 'Paris'));
+    store.setKey(old, held);
+    await store.commit();
+    const doc = await client.get({ index: stateIndex, id: `key:${old}` });
+    assert.deepEqual((doc.body as { _source: { state: { history: { t: number }[] } } })._source.state.history.map((h) => h.t), [1000, 3000]);
+    await store.close();
   });
 
   const DEFAULT_SYNC_INTERVAL_MS = loadConfig({ OPENSEARCH_URL: 'http://127.0.0.1:9200' }).opensearch!.stateSyncIntervalMs;

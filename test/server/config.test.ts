@@ -136,6 +136,17 @@ describe('server/config', () => {
     it('HISTORY_MAX_LOCATIONS=1', () => rejects({ HISTORY_MAX_LOCATIONS: '1' }, 'HISTORY_MAX_LOCATIONS', /from 2 to 1000/));
     it('LOG_LEVEL=loud', () => rejects({ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /info/));
     it('MAX_BODY_BYTES=10', () => rejects({ MAX_BODY_BYTES: '10' }, 'MAX_BODY_BYTES', /from 1024/));
+    it('STATE_RETENTION shorter than HISTORY_MAX_AGE or SUPPRESSION_WINDOW', () => {
+      rejects({ STATE_RETENTION: '12h' }, 'STATE_RETENTION', /at least HISTORY_MAX_AGE and SUPPRESSION_WINDOW \(86400000 ms\)/);
+      rejects({ STATE_RETENTION: '3d', SUPPRESSION_WINDOW: '7d' }, 'STATE_RETENTION', /604800000 ms/);
+    });
+    it('STATE_RETENTION: a week by default, twice the longest look-back when longer, 0 for ever', () => {
+      const url = { OPENSEARCH_URL: 'http://127.0.0.1:9200' };
+      assert.equal(loadConfig(url).opensearch!.stateRetentionMs, 7 * DAY_MS);
+      assert.equal(loadConfig({ ...url, HISTORY_MAX_AGE: '30d' }).opensearch!.stateRetentionMs, 60 * DAY_MS);
+      assert.equal(loadConfig({ ...url, STATE_RETENTION: '0' }).opensearch!.stateRetentionMs, 0);
+      assert.equal(loadConfig({ ...url, STATE_RETENTION: '2d' }).opensearch!.stateRetentionMs, 2 * DAY_MS);
+    });
     it('OPENSEARCH_URL=ftp://x', () => rejects({ OPENSEARCH_URL: 'ftp://example.com' }, 'OPENSEARCH_URL', /./));
     it('OPENSEARCH_PASSWORD without OPENSEARCH_USERNAME', () =>
       rejects({ OPENSEARCH_URL: 'https://localhost:9200', OPENSEARCH_PASSWORD: 'pw-123456' }, 'OPENSEARCH_USERNAME', /a password is set but no user name/));

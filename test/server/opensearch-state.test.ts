@@ -27,7 +27,20 @@ class FakeIndex {
   /** The state index's number of shards, as its settings say. */
   shards = 1;
 
+  /** The queries `_search` was called with. */
+  readonly searches: Record<string, unknown>[] = [];
+
   readonly client = {
+    // The retention sweep's search: kind "key" and updated_at before a time.
+    search: async ({ body }: { body: { query: Record<string, unknown>; size: number } }) => {
+      this.searches.push(body.query);
+      const filter = (body.query as { bool: { filter: [{ term: { kind: string } }, { range: { updated_at: { lt: string } } }] } }).bool.filter;
+      const hits = [...this.docs]
+        .filter(([, doc]) => doc._source.kind === filter[0].term.kind && String(doc._source.updated_at) < filter[1].range.updated_at.lt)
+        .slice(0, body.size)
+        .map(([id, doc]) => ({ _id: id, _seq_no: doc._seq_no, _primary_term: doc._primary_term }));
+      return { body: { hits: { hits } } };
+    },
     indices: {
       getSettings: async ({ index }: { index: string }) => ({ body: { [index]: { settings: { index: { number_of_shards: String(this.shards) } } } } }),
     },
@@ -48,6 +61,14 @@ class FakeIndex {
         const id = body[i]![op]!._id as string;
         const meta = body[i]![op]!;
         const existing = this.docs.get(id);
+        if (op === 'delete') {
+          const gone = existing === undefined || (meta.if_seq_no !== undefined && existing._seq_no !== meta.if_seq_no);
+          if (!gone) this.docs.delete(id);
+          if (!gone) ++this.seqNo;
+          items.push({ delete: { status: gone ? (existing ? 409 : 404) : 200 } });
+          i--; // a delete has no source line
+          continue;
+        }
         // OpenSearch's optimistic concurrency: `create` of a document that exists, or `index` with
         // if_seq_no of one that is gone or was written since, is a version conflict.
         const stale = (op === 'create' && existing !== undefined) || (meta.if_seq_no !== undefined && existing?._seq_no !== meta.if_seq_no);
@@ -215,6 +236,42 @@ describe('OpenSearch state store', () => {
     assert.equal(store.writeFailures, 0);
     assert.deepEqual(fake.times('A'), [1000, 2000]);
     await store.close();
+  });
+
+  describe('retention', () => {
+    it('deletes the documents of keys not written for STATE_RETENTION, never baselines; a key memory holds is written again', async () => {
+      let clock = Date.parse('2026-11-01T00:00:00Z');
+      const fake = new FakeIndex();
+      const store = storeOn(fake, { now: () => clock, retentionMs: 7 * 86_400_000 });
+      store.setKey('OLD', state(sighting(1000, 'A')));
+      store.setPrincipal('arn:aws:iam::123456789012:user/old', { firstSeenMs: 1000, places: ['A'] });
+      await flushBehind(store);
+      // Written with the wall clock as updated_at: age the documents eight days.
+      for (const doc of fake.docs.values()) doc._source.updated_at = '2026-10-24T00:00:00.000Z';
+      store.setKey('NEW', state(sighting(5000, 'B')));
+      await flushBehind(store);
+      assert.equal(await store.sweepExpired(), 1);
+      assert.deepEqual([...fake.docs.keys()].sort(), ['key:NEW', 'principal:arn:aws:iam::123456789012:user/old']);
+      assert.equal(store.expired, 1);
+      assert.deepEqual(fake.searches[0], { bool: { filter: [{ term: { kind: 'key' } }, { range: { updated_at: { lt: '2026-10-25T00:00:00.000Z' } } }] } });
+      // OLD is still in memory: at its next change it is written back whole.
+      clock += 1000;
+      const held = store.getKey('OLD')!;
+      held.history.push(sighting(9000, 'C'));
+      store.setKey('OLD', held);
+      await flushBehind(store);
+      assert.deepEqual(fake.times('OLD'), [1000, 9000]);
+      assert.equal(store.writeFailures, 0);
+      await store.close();
+    });
+
+    it('deletes nothing with STATE_RETENTION=0', async () => {
+      const fake = new FakeIndex();
+      const store = storeOn(fake, { retentionMs: 0 });
+      assert.equal(await store.sweepExpired(), 0);
+      assert.equal(fake.searches.length, 0);
+      await store.close();
+    });
   });
 
   it('does not queue interval writes behind a slow one', async () => {
