@@ -152,10 +152,11 @@ function docId(kind: 'key' | 'principal', name: string): string {
   return Buffer.byteLength(id) <= 512 ? id : `${kind}#${createHash('sha256').update(name).digest('hex')}`;
 }
 const keyDocId = (accessKeyId: string): string => docId('key', accessKeyId);
+const principalDocId = (principal: string): string => docId('principal', principal);
+
 /** A retention sweep deletes at most this many batches of this many documents. */
 const SWEEP_BATCHES = 100;
 const SWEEP_BATCH_SIZE = 1000;
-const principalDocId = (principal: string): string => docId('principal', principal);
 
 export class OpenSearchStateStore extends MemoryStateStore {
   private readonly dirtyKeys = new Set<string>();
@@ -269,9 +270,9 @@ export class OpenSearchStateStore extends MemoryStateStore {
       } catch (err) {
         throw upstreamError(err, 'deleting expired detection state');
       }
-      const now = items.filter((item) => itemResult(item)?.status === 200).length;
-      deleted += now;
-      if (now === 0) break; // all changed since the search: nothing more to do now
+      const done = items.filter((item) => itemResult(item)?.status === 200).length;
+      deleted += done;
+      if (done === 0) break; // all changed since the search: nothing more to do now
     }
     this.expired += deleted;
     if (deleted > 0) this.os.log.info({ deleted, before }, 'deleted the state of access keys not seen since');
