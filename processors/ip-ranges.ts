@@ -84,10 +84,15 @@ function isReservedV4(value: number): boolean {
   return false;
 }
 
+/** Whether the text is a valid IPv6 address (any spelling Node's `isIP` accepts, zone ids included). */
+export function isIpv6(value: string): boolean {
+  return value.includes(':') && isIP(value) === 6;
+}
+
 /** 4 or 6 for a valid address, 0 otherwise (Node rejects leading zeros such as `08.1.2.3`). */
 export function ipFamily(value: string): 0 | 4 | 6 {
   if (ipv4Value(value) >= 0) return 4;
-  return value.includes(':') && isIP(value) === 6 ? 6 : 0;
+  return isIpv6(value) ? 6 : 0;
 }
 
 /** The address with IPv4-mapped IPv6 (`::ffff:1.2.3.4`) reduced to its IPv4 form. */

@@ -1,4 +1,4 @@
-import { canonicalIp, ipFamily, ipv4Value } from './ip-ranges.js';
+import { canonicalIp, ipv4Value, isIpv6 } from './ip-ranges.js';
 import { checkOptions } from './options.js';
 import { isPlainObject, objectAt, type Context, type Doc, type Processor } from './types.js';
 
@@ -122,7 +122,7 @@ export class NormalizeCloudTrail implements Processor {
     const sourceAddress = doc.sourceIPAddress;
     if (typeof sourceAddress === 'string' && sourceAddress.length > 0) {
       const v4 = ipv4Value(sourceAddress);
-      const isIp = v4 >= 0 || ipFamily(sourceAddress) === 6;
+      const isIp = v4 >= 0 || isIpv6(sourceAddress);
       if (v4 >= 0) facts.ipv4 = v4;
       if (isIp) facts.ip = canonicalIp(sourceAddress);
       if (isIp && doc.source === undefined && facts.ip === sourceAddress) {

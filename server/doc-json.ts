@@ -1,6 +1,6 @@
 import type { ItemError } from './errors.js';
 import { sharedJson } from '../processors/shared.js';
-import type { Doc } from '../processors/types.js';
+import { isPlainObject, type Doc } from '../processors/types.js';
 
 /**
  * Writing enriched documents back as JSON without re-serialising what the client sent.
@@ -180,7 +180,7 @@ export function sourceText(record: Record<string, unknown>, text: string): Sourc
   for (const key of ADDED_TOP_LEVEL) if (record[key] !== undefined) return undefined;
   const identity = record.userIdentity;
   if (identity !== null && typeof identity === 'object' && (identity as Record<string, unknown>).session_name !== undefined) return undefined;
-  return { record, text, identityOpen: identity !== null && typeof identity === 'object' && !Array.isArray(identity) ? identityOpenIn(text) : -1 };
+  return { record, text, identityOpen: isPlainObject(identity) ? identityOpenIn(text) : -1 };
 }
 
 /**
@@ -196,6 +196,8 @@ function lastBrace(text: string): number {
 function emptyBefore(text: string, end: number, open: number): boolean {
   return skipSpace(text, open) >= end;
 }
+
+const SESSION_NAME = '"session_name":';
 
 /** `"key":` for each added field, and the same after a comma: joined whole, not built per document. */
 const MEMBER_NAME = ADDED_TOP_LEVEL.map((key) => `${JSON.stringify(key)}:`);
@@ -281,5 +283,3 @@ export function docJson(doc: Doc | ItemError, source?: SourceText): string {
   const added = addedMembers(doc as Doc, !emptyBefore(text, end, text.indexOf('{') + 1));
   return body + (added === '' ? '}' : added + '}');
 }
-
-const SESSION_NAME = '"session_name":';

@@ -649,16 +649,23 @@ export class OpenSearchStateStore extends MemoryStateStore {
       // hold names a document that is gone, and writing against it would conflict for ever. The
       // next attempt creates the document anew, from what memory holds.
       for (const k of conflicted.keys) {
-        if (!absent.has(keyDocId(k))) continue;
-        const held = this.peekKey(k) ?? this.parkedKeys.get(k);
+        const held = absent.has(keyDocId(k)) ? this.heldKey(k) : undefined;
         if (held) this.versions.delete(held);
       }
       for (const p of conflicted.principals) {
-        if (!absent.has(principalDocId(p))) continue;
-        const held = this.principals.peek(p) ?? this.parkedPrincipals.get(p);
+        const held = absent.has(principalDocId(p)) ? this.heldPrincipal(p) : undefined;
         if (held) this.versions.delete(held);
       }
     }
+  }
+
+  /** What this instance holds for a key: in memory, or parked until written. */
+  private heldKey(accessKeyId: string): KeyState | undefined {
+    return this.peekKey(accessKeyId) ?? this.parkedKeys.get(accessKeyId);
+  }
+
+  private heldPrincipal(principal: string): PrincipalBaseline | undefined {
+    return this.principals.peek(principal) ?? this.parkedPrincipals.get(principal);
   }
 
   private async write(keys: string[], principals: string[]): Promise<{ keys: string[]; principals: string[] }> {
@@ -674,13 +681,13 @@ export class OpenSearchStateStore extends MemoryStateStore {
       sent.push({ id, kind, name, state, fingerprints });
     };
     for (const k of keys) {
-      const state = this.peekKey(k) ?? this.parkedKeys.get(k);
+      const state = this.heldKey(k);
       if (!state) continue;
       const stored: StoredKeyState = { history: state.history.map(toStored), alerted: state.alerted };
       add(keyDocId(k), 'key', k, state, stored, { all: this.fingerprintKey(state), places: this.placesFingerprint(state) });
     }
     for (const p of principals) {
-      const baseline = this.principals.peek(p) ?? this.parkedPrincipals.get(p);
+      const baseline = this.heldPrincipal(p);
       if (!baseline) continue;
       add(principalDocId(p), 'principal', p, baseline, baseline, { all: this.fingerprintPrincipal(baseline) });
     }
