@@ -20,6 +20,13 @@
  * node's own process stats) and the sender's, and how busy the machine was: where the two cores
  * went. BENCH_E2E_PROFILE_DIR makes the service write a
  * CPU profile there; BENCH_E2E_NODE_ARGS adds node flags to the service's (V8 experiments).
+ *
+ * BENCH_E2E_FLOOR=pass|parse measures the machine instead of the service: bench/floor-proxy.ts
+ * takes the service's place (forwarding the bytes unread, or each line through JSON.parse and
+ * JSON.stringify), and both ways send the same enriched documents, so OpenSearch does the same
+ * work in each. The ratio it prints is a ceiling for any service in that hop doing at least that
+ * work, on this machine at that time: the machine's phases move it too, so compare runs made one
+ * after the other.
  */
 import { cpus } from 'node:os';
 import { Client } from '@opensearch-project/opensearch';
@@ -46,6 +53,10 @@ const profileDir = process.env.BENCH_E2E_PROFILE_DIR;
 /** Extra node flags for the service, space-separated (e.g. "--single-threaded-gc"). */
 const extraNodeArgs = (process.env.BENCH_E2E_NODE_ARGS ?? '').split(' ').filter((arg) => arg.length > 0);
 const run = `${Date.now().toString(36)}`;
+const FLOOR_WORK = { pass: 'forwards the bytes unread', parse: 'reads every line with JSON.parse and writes it back with JSON.stringify' };
+const floorSetting = process.env.BENCH_E2E_FLOOR;
+if (floorSetting !== undefined && !Object.hasOwn(FLOOR_WORK, floorSetting)) throw new Error(`BENCH_E2E_FLOOR must be pass or parse, not "${floorSetting}"`);
+const floor = floorSetting as keyof typeof FLOOR_WORK | undefined;
 
 
 const STAGE_SUM = 'impossible_travel_stage_duration_seconds_sum{stage="';
@@ -81,11 +92,15 @@ async function main(): Promise<void> {
   // Settings exported in the shell still reach the service (an experiment with STATE_SYNC_INTERVAL,
   // say), but not its port, log level or indices: those are the bench's, whatever the shell says.
   const exported = Object.fromEntries([...SETTING_NAMES, 'CONFIG_FILE'].flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
-  const service = await startService(
-    port,
-    { ...exported, PORT: String(port), OPENSEARCH_URL: openSearchUrl, ALERTS_INDEX: alertsIndex, STATE_INDEX: stateIndex, LOG_LEVEL: 'warn', OPENSEARCH_REPLICAS: '0' },
-    [...extraNodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
-  );
+  const nodeArgs = [...extraNodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+  const service = floor
+    ? await startService(port, { PORT: String(port), OPENSEARCH_URL: openSearchUrl, FLOOR_MODE: floor }, ['--import', 'tsx', ...nodeArgs], 'bench/floor-proxy.ts')
+    : await startService(
+        port,
+        { ...exported, PORT: String(port), OPENSEARCH_URL: openSearchUrl, ALERTS_INDEX: alertsIndex, STATE_INDEX: stateIndex, LOG_LEVEL: 'warn', OPENSEARCH_REPLICAS: '0' },
+        nodeArgs,
+      );
+  if (floor) console.log(`floor: in the service's place a proxy that ${FLOOR_WORK[floor]}; both ways send the same enriched documents`);
   const serviceUrl = service.url;
   try {
     /**
@@ -125,7 +140,7 @@ async function main(): Promise<void> {
       const n = Math.min(WARMUP_PART, warmup - done);
       const warmRecords = generateRecords({ count: n, keys: 5000, seed: 99 + part, startMs: Date.UTC(2026, 4, 1) + part * WEEK_MS });
       const warmBodies = {
-        service: bulkBodies(warmRecords, `${viaService}-warmup`, batchSize),
+        service: bulkBodies(floor ? await enrich(warmRecords) : warmRecords, `${viaService}-warmup`, batchSize),
         direct: bulkBodies(await enrich(warmRecords), `${direct}-warmup`, batchSize),
       };
       for (const way of ['service', 'direct'] as const) {
@@ -152,7 +167,7 @@ async function main(): Promise<void> {
       const directRound = `${direct}-r${r}`;
       await client.indices.create({ index: viaServiceRound, body: { settings: { number_of_replicas: 0 } } });
       await client.indices.create({ index: directRound, body: { settings: { number_of_replicas: 0 } } });
-      const rawBodies = bulkBodies(records, viaServiceRound, batchSize);
+      const rawBodies = bulkBodies(floor ? enriched : records, viaServiceRound, batchSize);
       const enrichedBodies = bulkBodies(enriched, directRound, batchSize);
       await client.indices.refresh({ index: alertsIndex });
       const alertsBefore = await countOf(alertsIndex);
@@ -168,7 +183,7 @@ async function main(): Promise<void> {
         if (way === 'service') {
           serviceRate = result.rate;
           const used = (key: string): string => perDoc(result.service(key));
-          notes.push(`service ${used('process_cpu_user_seconds_total')} user + ${used('process_cpu_system_seconds_total')} system (GC pauses ${perDoc(result.serviceGcSeconds)}), OpenSearch ${perDoc(result.openSearchSeconds)} behind it, ${busy}`);
+          notes.push(`${floor ? 'proxy' : 'service'} ${used('process_cpu_user_seconds_total')} user + ${used('process_cpu_system_seconds_total')} system (GC pauses ${perDoc(result.serviceGcSeconds)}), OpenSearch ${perDoc(result.openSearchSeconds)} behind it, ${busy}`);
         } else {
           directRate = result.rate;
           notes.push(`OpenSearch ${perDoc(result.openSearchSeconds)} direct, ${busy}`);
@@ -190,10 +205,12 @@ async function main(): Promise<void> {
     const ratio = median(ratios);
     console.log(`${'median'.padEnd(17)}${Math.round(median(serviceRates)).toLocaleString('en-US').padStart(16)}${Math.round(median(directRates)).toLocaleString('en-US').padStart(15)}${ratio.toFixed(2).padStart(8)}`);
     console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version}, OpenSearch ${info.version.number}, ${new Date().toISOString().slice(0, 10)}${extraNodeArgs.length > 0 ? `; service node flags added: ${extraNodeArgs.join(' ')}` : ''}`);
-    console.log(`ratio ${ratio.toFixed(2)} (median of ${rounds}; target >= 0.80): ${ratio >= 0.8 ? 'met' : 'NOT met'}`);
+    if (floor) console.log(`ratio ${ratio.toFixed(2)} (median of ${rounds}): what a service in this hop that only ${FLOOR_WORK[floor]} reached, on this machine, in this run`);
+    else console.log(`ratio ${ratio.toFixed(2)} (median of ${rounds}; target >= 0.80): ${ratio >= 0.8 ? 'met' : 'NOT met'}`);
     console.log('CPU per document (microseconds), in the order the ways ran:');
     for (const note of cpuNotes) console.log(`  ${note}`);
     console.log(`before each way, OpenSearch was given time to go quiet: median ${median(quietWaits).toFixed(1)} s, longest ${Math.max(...quietWaits).toFixed(1)} s`);
+    if (floor) return;
     const perDocument = (key: string): string => ((metric(metricsAfter, key) - metric(metricsBefore, key)) / (rounds * count)).toFixed(2);
     console.log(
       `state documents per document sent through the service: ${perDocument('impossible_travel_state_documents_read_total')} read, ` +

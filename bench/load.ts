@@ -125,17 +125,18 @@ export class RunIndices {
 }
 
 /**
- * Starts `node dist/server/main.js` with only the settings given: every setting the service reads
- * is removed from the inherited environment first, so that an exported OPENSEARCH_URL, API_KEYS or
+ * Starts `node dist/server/main.js` (or another `script` serving `/healthz`, such as
+ * bench/floor-proxy.ts) with only the settings given: every setting the service reads is removed
+ * from the inherited environment first, so that an exported OPENSEARCH_URL, API_KEYS or
  * CONFIG_FILE cannot change what is measured.
  */
-export async function startService(port: number, settings: Record<string, string>, nodeArgs: readonly string[] = []): Promise<RunningService> {
+export async function startService(port: number, settings: Record<string, string>, nodeArgs: readonly string[] = [], script = 'dist/server/main.js'): Promise<RunningService> {
   const root = packageRoot();
-  checkBuild(root);
+  if (script === 'dist/server/main.js') checkBuild(root);
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of [...SETTING_NAMES, 'CONFIG_FILE']) delete env[name];
   Object.assign(env, { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn' }, settings);
-  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...nodeArgs, 'dist/server/main.js'], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...nodeArgs, script], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
   const kill = (): void => {
     if (child.exitCode === null) child.kill('SIGKILL');
   };
