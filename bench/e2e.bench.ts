@@ -54,7 +54,7 @@ const profileDir = process.env.BENCH_E2E_PROFILE_DIR;
 const extraNodeArgs = (process.env.BENCH_E2E_NODE_ARGS ?? '').split(' ').filter((arg) => arg.length > 0);
 const run = `${Date.now().toString(36)}`;
 const FLOOR_WORK = { pass: 'forwards the bytes unread', parse: 'reads every line with JSON.parse and writes it back with JSON.stringify' };
-const floorSetting = process.env.BENCH_E2E_FLOOR;
+const floorSetting = process.env.BENCH_E2E_FLOOR || undefined; // set but empty: off
 if (floorSetting !== undefined && !Object.hasOwn(FLOOR_WORK, floorSetting)) throw new Error(`BENCH_E2E_FLOOR must be pass or parse, not "${floorSetting}"`);
 const floor = floorSetting as keyof typeof FLOOR_WORK | undefined;
 

@@ -124,15 +124,17 @@ export class RunIndices {
   }
 }
 
+const SERVICE_SCRIPT = 'dist/server/main.js';
+
 /**
  * Starts `node dist/server/main.js` (or another `script` serving `/healthz`, such as
  * bench/floor-proxy.ts) with only the settings given: every setting the service reads is removed
  * from the inherited environment first, so that an exported OPENSEARCH_URL, API_KEYS or
  * CONFIG_FILE cannot change what is measured.
  */
-export async function startService(port: number, settings: Record<string, string>, nodeArgs: readonly string[] = [], script = 'dist/server/main.js'): Promise<RunningService> {
+export async function startService(port: number, settings: Record<string, string>, nodeArgs: readonly string[] = [], script = SERVICE_SCRIPT): Promise<RunningService> {
   const root = packageRoot();
-  if (script === 'dist/server/main.js') checkBuild(root);
+  if (script === SERVICE_SCRIPT) checkBuild(root);
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of [...SETTING_NAMES, 'CONFIG_FILE']) delete env[name];
   Object.assign(env, { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn' }, settings);
