@@ -16,6 +16,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Client } from '@opensearch-project/opensearch';
 import { bodyLines } from '../server/input.js';
+import { utf8Body } from '../server/routes/bulk.js';
 
 const mode = process.env.FLOOR_MODE ?? 'pass';
 if (mode !== 'pass' && mode !== 'parse') throw new Error(`FLOOR_MODE must be pass or parse, not "${mode}"`);
@@ -33,22 +34,13 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Each line through `JSON.parse` and `JSON.stringify`, as one UTF-8 buffer again. */
+/** Each line through `JSON.parse` and `JSON.stringify`, written into one buffer as the service writes its forward body. */
 function reparse(body: Buffer): Buffer {
   const lines = bodyLines(body);
   if (lines === undefined) throw new Error('the body is not valid UTF-8');
   const out: string[] = [];
-  let total = 0;
-  for (const line of lines) {
-    if (line.length === 0) continue;
-    const text = `${JSON.stringify(JSON.parse(line))}\n`;
-    total += Buffer.byteLength(text);
-    out.push(text);
-  }
-  const buffer = Buffer.allocUnsafe(total);
-  let offset = 0;
-  for (const text of out) offset += buffer.write(text, offset);
-  return buffer;
+  for (const line of lines) if (line.length > 0) out.push(`${JSON.stringify(JSON.parse(line))}\n`);
+  return utf8Body(out);
 }
 
 async function bulk(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -192,7 +192,7 @@ export function parseBulkBody(lines: readonly string[]): { actions: ClientAction
  * The lines as one UTF-8 buffer, written in place: one allocation for the body, where a Buffer per
  * line and a concatenation cost a pool slab per few documents and a second copy of everything.
  */
-function utf8Body(lines: readonly string[]): Buffer {
+export function utf8Body(lines: readonly string[]): Buffer {
   let total = 0;
   for (const line of lines) total += Buffer.byteLength(line, 'utf8');
   const body = Buffer.allocUnsafe(total);
