@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { Reader, type Response } from 'maxmind';
 import { ServiceError } from '../server/errors.js';
 import { GenerationalCache } from './generational-cache.js';
-import { canonicalIp, ipFamily, ipv4Value, isPublicIp } from './ip-ranges.js';
+import { canonicalIp, ipv4Value, isIpv6, isPublicIp, isPublicIpv4 } from './ip-ranges.js';
 import { share } from './shared.js';
 import type { GeoResult } from './types.js';
 
@@ -157,12 +157,13 @@ export function toEcsGeo(geo: GeoResult): Readonly<Record<string, unknown>> {
 }
 
 /**
- * The network an address lies in, as text that names it exactly: an IPv4 address's first three
- * octets (its /24), an IPv6 address's first three groups (its /48) when written out before any
- * `::`. Undefined where the text does not show them plainly (`2001:db8::1`, a zone id).
+ * The network an address lies in: an IPv4 address's /24 as a number (its value without the last
+ * octet: `v4` is `ipv4Value(address)`), an IPv6 address's /48 as the text of its first three
+ * groups when written out before any `::`. Undefined where an IPv6 text does not show them
+ * plainly (`2001:db8::1`, a zone id).
  */
-export function networkKey(address: string, family: 4 | 6): string | undefined {
-  if (family === 4) return address.slice(0, address.lastIndexOf('.'));
+export function networkKey(address: string, v4: number): string | number | undefined {
+  if (v4 >= 0) return v4 >>> 8;
   // A zone id (`%eth0`) may hold anything, `::` and groups included (Node's isIP accepts it).
   if (address.includes('%')) return undefined;
   let colon = -1;
@@ -203,7 +204,7 @@ export class GeoIpDatabase extends EventEmitter {
    * addresses mostly come from known networks: NAT pools, mobile carriers, cloud ranges, and IPv6
    * hosts, whose addresses change daily.
    */
-  private readonly networks: GenerationalCache<string, Place | null> | undefined;
+  private readonly networks: GenerationalCache<string | number, Place | null> | undefined;
   /** Per decoded record (the reader hands back one object per record while it caches it). */
   private places = new WeakMap<object, Place | null>();
   private timer: NodeJS.Timeout | undefined;
@@ -248,20 +249,24 @@ export class GeoIpDatabase extends EventEmitter {
     const key = v4Value >= 0 ? v4Value | 0 : ip;
     let info = this.cache?.get(key);
     if (!info) {
-      const address = canonicalIp(ip);
-      const place = this.lookupUncached(address);
+      // An address first seen: worked out from the value already in hand, not the text again.
+      const address = v4Value >= 0 ? ip : canonicalIp(ip);
+      const v4 = v4Value >= 0 ? v4Value : address === ip ? -1 : ipv4Value(address);
+      const place = this.lookupUncached(address, v4);
       const ecsSource = share(place ? { address: ip, ip, geo: place.ecsGeo } : { address: ip, ip });
-      info = { ip: address, routable: isPublicIp(address), geo: place?.geo, ecsGeo: place?.ecsGeo, ecsSource };
+      const routable = v4 >= 0 ? isPublicIpv4(v4) : isPublicIp(address);
+      info = { ip: address, routable, geo: place?.geo, ecsGeo: place?.ecsGeo, ecsSource };
       this.cache?.set(key, info);
     }
     if (!info.geo) this.misses++;
     return info;
   }
 
-  private lookupUncached(address: string): Place | undefined {
-    const family = ipFamily(address);
+  /** `v4` is `ipv4Value(address)`: -1 for anything but IPv4 text. */
+  private lookupUncached(address: string, v4: number): Place | undefined {
+    const family = v4 >= 0 ? 4 : isIpv6(address) ? 6 : 0;
     if (family === 0) return undefined;
-    const network = this.networks ? networkKey(address, family) : undefined;
+    const network = this.networks ? networkKey(address, v4) : undefined;
     if (network !== undefined) {
       const known = this.networks!.get(network);
       if (known !== undefined) return known ?? undefined;

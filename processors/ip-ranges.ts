@@ -89,12 +89,6 @@ export function isIpv6(value: string): boolean {
   return value.includes(':') && isIP(value) === 6;
 }
 
-/** 4 or 6 for a valid address, 0 otherwise (Node rejects leading zeros such as `08.1.2.3`). */
-export function ipFamily(value: string): 0 | 4 | 6 {
-  if (ipv4Value(value) >= 0) return 4;
-  return isIpv6(value) ? 6 : 0;
-}
-
 /** The address with IPv4-mapped IPv6 (`::ffff:1.2.3.4`) reduced to its IPv4 form. */
 export function canonicalIp(ip: string): string {
   if (!ip.includes(':')) return ip;
@@ -102,11 +96,16 @@ export function canonicalIp(ip: string): string {
   return mapped ? mapped[1]! : ip;
 }
 
+/** `isPublicIp` for an IPv4 address given by its value (`ipv4Value`). */
+export function isPublicIpv4(value: number): boolean {
+  return !isReservedV4(value);
+}
+
 /** True for a valid address outside every private, loopback, link-local, CGNAT or reserved range. */
 export function isPublicIp(ip: string): boolean {
   const address = canonicalIp(ip);
   const v4 = ipv4Value(address);
-  if (v4 >= 0) return !isReservedV4(v4);
+  if (v4 >= 0) return isPublicIpv4(v4);
   return address.includes(':') && isIP(address) === 6 && !reservedV6.check(address, 'ipv6');
 }
 

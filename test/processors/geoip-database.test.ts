@@ -213,14 +213,17 @@ describe('processors/geoip-database', () => {
       assert.equal(db.treeLookups, 1);
     });
 
-    it('networkKey names a /24 or a /48 only where the text shows it plainly', () => {
-      assert.equal(networkKey('81.2.69.160', 4), '81.2.69');
-      assert.equal(networkKey('2601:18c:103:abcd:1:2:3:4', 6), '2601:18c:103');
-      assert.equal(networkKey('2a00:23c0:1::1', 6), '2a00:23c0:1');
+    it('networkKey names an IPv4 /24 by its value, and an IPv6 /48 only where the text shows it plainly', () => {
+      assert.equal(networkKey('81.2.69.160', ipv4Value('81.2.69.160')), (81 << 16) + (2 << 8) + 69);
+      assert.equal(networkKey('255.255.255.255', ipv4Value('255.255.255.255')), 0xffffff);
+      assert.equal(networkKey('81.2.69.1', ipv4Value('81.2.69.1')), networkKey('81.2.69.254', ipv4Value('81.2.69.254')));
+      assert.notEqual(networkKey('81.2.69.1', ipv4Value('81.2.69.1')), networkKey('81.2.70.1', ipv4Value('81.2.70.1')));
+      assert.equal(networkKey('2601:18c:103:abcd:1:2:3:4', -1), '2601:18c:103');
+      assert.equal(networkKey('2a00:23c0:1::1', -1), '2a00:23c0:1');
       // Another spelling of the same network is another key: a second entry, never a wrong answer.
-      assert.equal(networkKey('2A00:23C0:0001::1', 6), '2A00:23C0:0001');
+      assert.equal(networkKey('2A00:23C0:0001::1', -1), '2A00:23C0:0001');
       const none = ['2a00:23c0::1', 'a:b::c', '::1', '::ffff:102:304', '2001:db8::', '2a00:23c0:1::5%eth0', 'fe80:0:0:1::1%1'];
-      for (const ip of none) assert.equal(networkKey(ip, 6), undefined, ip);
+      for (const ip of none) assert.equal(networkKey(ip, -1), undefined, ip);
     });
 
     it('an address with a zone id is looked up without it, and changes no network\'s answer', () => {

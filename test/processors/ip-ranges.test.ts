@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { BlockList, isIP } from 'node:net';
-import { RESERVED_V4, canonicalIp, ipFamily, ipv4Value, isPublicIp } from '../../processors/ip-ranges.js';
+import { RESERVED_V4, canonicalIp, ipv4Value, isIpv6, isPublicIp, isPublicIpv4 } from '../../processors/ip-ranges.js';
 import { Rng } from '../fuzz/bodies.js';
 
 const dotted = (value: number): string => [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
@@ -42,14 +42,15 @@ describe('processors/ip-ranges', () => {
     });
   });
 
-  describe('ipFamily and canonicalIp', () => {
+  describe('isIpv6 and canonicalIp', () => {
     it('tells IPv4, IPv6 and neither apart', () => {
-      assert.equal(ipFamily('203.0.113.9'), 4);
-      assert.equal(ipFamily('2a00:1450:4009:81f::200e'), 6);
-      assert.equal(ipFamily('::ffff:8.8.8.8'), 6);
-      assert.equal(ipFamily('AWS Internal'), 0);
-      assert.equal(ipFamily('ec2.amazonaws.com'), 0);
-      assert.equal(ipFamily('1:2'), 0);
+      const family = (text: string): number => (ipv4Value(text) >= 0 ? 4 : isIpv6(text) ? 6 : 0);
+      assert.equal(family('203.0.113.9'), 4);
+      assert.equal(family('2a00:1450:4009:81f::200e'), 6);
+      assert.equal(family('::ffff:8.8.8.8'), 6);
+      assert.equal(family('AWS Internal'), 0);
+      assert.equal(family('ec2.amazonaws.com'), 0);
+      assert.equal(family('1:2'), 0);
     });
 
     it('reduces IPv4-mapped IPv6 to IPv4 and leaves everything else as it is', () => {
@@ -79,6 +80,7 @@ describe('processors/ip-ranges', () => {
       for (const value of probes) {
         const text = dotted(value);
         assert.equal(isPublicIp(text), !oracle.check(text, 'ipv4'), text);
+        assert.equal(isPublicIpv4(value), !oracle.check(text, 'ipv4'), text);
       }
     });
 
