@@ -106,37 +106,21 @@ export class ImpossibleTravel implements Processor {
     if (principal !== undefined && this.allowPrincipals.length > 0 && this.allowPrincipals.some((re) => re.test(principal))) return;
     if (this.allowCidrs.has(f.ip!)) return;
 
-    const sighting: Sighting = { atMs: f.timestampMs!, ip: f.ip!, eventId: f.eventId, geo: f.geo as Sighting['geo'] };
+    const sighting: Sighting = { atMs: f.timestampMs!, ip: f.ip!, eventId: f.eventId, geo: f.geo as Sighting['geo'], addedIn: undefined };
     const store = this.options.store;
     let state = store.getKey(accessKeyId);
-    const added = this.addedIn(ctx.batch);
     if (!state) {
       // A literal of one: an empty array grown by splice reserves 17 slots, for a million keys.
       state = { history: [sighting], alerted: undefined };
-      added.add(sighting);
+      sighting.addedIn = ctx.batch;
     } else {
       const insertAt = insertionPoint(state.history, sighting);
-      if (insertAt >= 0) added.add(sighting);
+      if (insertAt >= 0) sighting.addedIn = ctx.batch;
       insertSighting(state.history, sighting, insertAt, this.historyLimits);
     }
     store.setKey(accessKeyId, state);
     this.learn(principal, sighting);
     f.sighting = sighting;
-  }
-
-  /** The sightings each batch added (a replayed event is found in the history instead). */
-  private readonly added = new WeakMap<object, Set<Sighting>>();
-  /** The last batch asked about: a batch's records come one after another, so this answers most. */
-  private lastBatch: object | undefined;
-  private lastAdded: Set<Sighting> | undefined;
-
-  private addedIn(batch: object): Set<Sighting> {
-    if (batch === this.lastBatch) return this.lastAdded!;
-    let set = this.added.get(batch);
-    if (!set) this.added.set(batch, (set = new Set()));
-    this.lastBatch = batch;
-    this.lastAdded = set;
-    return set;
   }
 
   /**
@@ -162,8 +146,8 @@ export class ImpossibleTravel implements Processor {
     const sighting = history[at]!;
     const before = history[at - 1];
     const after = history[at + 1];
-    const added = this.addedIn(ctx.batch);
-    const late = after !== undefined && added.has(mine) && !added.has(after);
+    // A replayed event is found in the history: its sighting there was added by an earlier batch.
+    const late = after !== undefined && mine.addedIn === ctx.batch && after.addedIn !== ctx.batch;
     const baseline = this.learningMs > 0 && principal !== undefined ? this.options.store.getPrincipal(principal) : undefined;
 
     // Raising an alert writes its suppression entry into the state: store it then.

@@ -14,6 +14,12 @@ export interface Sighting {
   readonly eventId: string | undefined;
   /** Always has a location: a sighting without coordinates cannot take part in travel. */
   readonly geo: GeoResult & { readonly location: { readonly lat: number; readonly lon: number } };
+  /**
+   * The batch (`Context.batch`) that put the sighting into its key's history; undefined for one
+   * read from a store. The detection asks it of the sightings it compares, in place of a set of
+   * the batch's sightings: three hash lookups per event fewer (measured).
+   */
+  addedIn?: object | undefined;
 }
 
 export interface TravelRules {

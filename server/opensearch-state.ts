@@ -70,6 +70,7 @@ function fromStored(s: StoredSighting): Sighting {
       accuracyRadiusKm: typeof g.a === 'number' && g.a > 0 ? g.a : 0,
       placeKey: g.p,
     },
+    addedIn: undefined,
   };
 }
 
