@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { docJson, identityOpenIn, sourceText, type SourceText } from '../../server/doc-json.js';
+import { docJson, identityOpenIn, quoted, sourceText, type SourceText } from '../../server/doc-json.js';
 import { readRecords } from '../../server/input.js';
 import { answerJson } from '../../server/routes/enrich.js';
 import type { Doc } from '../../processors/types.js';
@@ -32,6 +32,15 @@ function roundTrip(line: string): { json: string; expected: unknown } {
 }
 
 describe('server/doc-json', () => {
+  it('quoted writes a string exactly as JSON.stringify does', () => {
+    const strings = [
+      '', '2024-03-04T09:00:00Z', 'alice@example.com', 'a"b', 'back\\slash', 'tab\there', 'line\nbreak', '\u0000', '\u001f', '\u007f',
+      'Zürich', 'São Paulo', '東京', '\u2028', '\ud83d\ude00', '\ud83d', 'tail\udc00', ' ~ ', '</script>',
+    ];
+    for (const text of strings) assert.equal(quoted(text), JSON.stringify(text), JSON.stringify(text));
+    for (let c = 0; c <= 0xffff; c++) assert.equal(quoted(`x${String.fromCharCode(c)}y`), JSON.stringify(`x${String.fromCharCode(c)}y`), `code unit ${c}`);
+  });
+
   it('writes pipeline documents as the same JSON value JSON.stringify gives, splicing into the record text', async () => {
     const t = testPipeline();
     const lines: string[] = [];
