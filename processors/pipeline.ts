@@ -64,6 +64,14 @@ export class UnreadableRecord {
   constructor(readonly error: ItemError) {}
 }
 
+/**
+ * `value instanceof UnreadableRecord`, by its prototype: V8 ran the instanceof of every record
+ * through the generic builtin (seen in a profile of the pipeline); this is two loads.
+ */
+function isUnreadable(value: unknown): value is UnreadableRecord {
+  return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === UnreadableRecord.prototype;
+}
+
 export class Pipeline {
   readonly counters: PipelineCounters = { records: 0, stateFailures: 0, recordErrors: 0, located: 0, geoipMisses: 0, alerts: 0 };
 
@@ -117,7 +125,7 @@ export class Pipeline {
     for (let i = 0; i < records.length; i++) {
       const record = records[i];
       this.counters.records++;
-      if (record instanceof UnreadableRecord) {
+      if (isUnreadable(record)) {
         docs[i] = record.error;
         this.counters.recordErrors++;
         continue;
