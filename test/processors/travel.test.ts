@@ -185,6 +185,22 @@ describe('processors/travel (the pure detection core)', () => {
       assert.equal(upperBound(h, T0 + 20), 5);
       assert.equal(upperBound(h, T0 + 99), 5);
     });
+
+    it('agrees with a linear count on every sorted history of up to 7 sightings over 4 times', () => {
+      const times = [T0, T0 + 10, T0 + 20, T0 + 30];
+      const histories: number[][] = [[]];
+      for (let length = 1; length <= 7; length++) {
+        for (const shorter of histories.filter((x) => x.length === length - 1)) {
+          for (const t of times) if (shorter.length === 0 || t >= shorter[shorter.length - 1]!) histories.push([...shorter, t]);
+        }
+      }
+      for (const history of histories) {
+        const sightings = history.map((t) => at('london', t));
+        for (const t of [T0 - 1, ...times, T0 + 15, T0 + 99]) {
+          assert.equal(upperBound(sightings, t), history.filter((x) => x <= t).length, `${history.map((x) => x - T0)} at ${t - T0}`);
+        }
+      }
+    });
   });
 
   describe('sameEvent and neighbours', () => {
