@@ -135,7 +135,8 @@ export class NormalizeCloudTrail implements Processor {
       const v4 = ipv4Value(sourceAddress);
       const isIp = v4 >= 0 || isIpv6(sourceAddress);
       if (v4 >= 0) facts.ipv4 = v4;
-      if (isIp) facts.ip = canonicalIp(sourceAddress);
+      // Dotted-quad text is its own canonical form; only IPv6 text may be IPv4-mapped.
+      if (isIp) facts.ip = v4 >= 0 ? sourceAddress : canonicalIp(sourceAddress);
       if (isIp && doc.source === undefined && facts.ip === sourceAddress) {
         // The usual case: geoip may put the address's shared object in its place (facts.ownSource).
         const source: Doc = { address: sourceAddress, ip: sourceAddress };
