@@ -219,19 +219,25 @@ const NEXT_MEMBER_NAME = MEMBER_NAME.map((name) => `,${name}`);
 /**
  * The added fields as `"key":value` members, comma-separated, or '' if there are none; with
  * `leadingComma`, a comma before the first. Two string joins per member (a template literal made
- * five, most of them new strings, measured in allocation samples).
+ * five, most of them new strings, measured in allocation samples). Each field is read by its name:
+ * a loop over the names read them as computed keys, through V8's slower keyed lookup (a profile
+ * put the loop at 0.4 us per document).
  */
 function addedMembers(doc: Doc, leadingComma: boolean): string {
   let out = '';
-  for (let k = 0; k < ADDED_TOP_LEVEL.length; k++) {
-    const key = ADDED_TOP_LEVEL[k]!;
-    const value = doc[key];
-    if (value === undefined) continue;
-    const json = key === 'source' ? sourceJson(value) : typeof value === 'string' ? quoted(value) : JSON.stringify(value);
-    if (json === undefined) continue;
-    out = out === '' && !leadingComma ? MEMBER_NAME[k]! + json : out + NEXT_MEMBER_NAME[k]! + json;
-  }
+  const timestamp = doc['@timestamp'];
+  if (timestamp !== undefined) out = member(out, 0, typeof timestamp === 'string' ? quoted(timestamp) : JSON.stringify(timestamp), leadingComma);
+  const source = doc.source;
+  if (source !== undefined) out = member(out, 1, sourceJson(source), leadingComma);
+  const travel = doc.impossible_travel;
+  if (travel !== undefined) out = member(out, 2, JSON.stringify(travel), leadingComma);
   return out;
+}
+
+/** `out` with the member `k` of ADDED_TOP_LEVEL appended (nothing when its value writes as nothing). */
+function member(out: string, k: number, json: string | undefined, leadingComma: boolean): string {
+  if (json === undefined) return out;
+  return out === '' && !leadingComma ? MEMBER_NAME[k]! + json : out + NEXT_MEMBER_NAME[k]! + json;
 }
 
 /**
