@@ -114,6 +114,9 @@ export class Pipeline {
       alertIds.add(id);
       alerts.push(alert);
     };
+    // Records judged for travel, and (for a store that loads state per batch) their keys and principals.
+    let located = 0;
+    const loadsState = this.store.loadsState !== false;
     const keys = new Set<string>();
     const principals = new Set<string>();
     // The records that go on to detection, and their event times, for the time order.
@@ -146,15 +149,18 @@ export class Pipeline {
       times.push(facts.timestampMs ?? 0);
       if (facts.ip !== undefined && facts.geo === undefined) this.counters.geoipMisses++;
       if (this.travel.inScope(facts)) {
-        this.counters.located++;
-        keys.add(facts.accessKeyId!);
-        if (facts.principal !== undefined && this.travel.usesBaseline) principals.add(facts.principal);
+        located++;
+        if (loadsState) {
+          keys.add(facts.accessKeyId!);
+          if (facts.principal !== undefined && this.travel.usesBaseline) principals.add(facts.principal);
+        }
       }
     }
+    this.counters.located += located;
 
     this.observe('enrich', seconds(started));
 
-    if (keys.size > 0) {
+    if (located > 0 && loadsState) {
       started = process.hrtime.bigint();
       await tolerate('reading detection state', () => this.store.prepare(keys, principals));
       this.observe('state_prepare', seconds(started));
@@ -179,13 +185,13 @@ export class Pipeline {
 
     this.observe('detect', seconds(started));
 
-    if (keys.size > 0) {
+    if (located > 0) {
       started = process.hrtime.bigint();
       await tolerate('storing detection state', () => this.store.commit());
       this.observe('state_commit', seconds(started));
     }
     this.counters.alerts += alerts.length;
-    return { docs, alerts, stateDurable, statePending: stateDurable && keys.size > 0 && this.store.writesBehind === true };
+    return { docs, alerts, stateDurable, statePending: stateDurable && located > 0 && this.store.writesBehind === true };
   }
 
   /** A processor threw on one record: that record alone becomes an error entry, the batch goes on. */

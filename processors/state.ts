@@ -30,6 +30,11 @@ export interface StateStats {
 export interface StateStore {
   /** Loads what the store knows about these keys and principals before a batch runs. */
   prepare(accessKeyIds: ReadonlySet<string>, principals: ReadonlySet<string>): Promise<void>;
+  /**
+   * False when `prepare` has nothing to load (all the state is in memory): the pipeline then
+   * neither gathers the batch's keys nor calls it. Taken as true when absent.
+   */
+  readonly loadsState?: boolean;
   getKey(accessKeyId: string): KeyState | undefined;
   /** The key's state without counting it as a use (a second look within one batch). */
   peekKey(accessKeyId: string): KeyState | undefined;
@@ -246,6 +251,15 @@ export class MemoryStateStore implements StateStore {
   }
 
   async prepare(_accessKeyIds: ReadonlySet<string>, _principals: ReadonlySet<string>): Promise<void> {}
+
+  /**
+   * Memory has nothing to load; a subclass that loads (its own `prepare`) says so by defining it.
+   * Gathering a batch's keys into a Set cost a hash insert per event, for a `prepare` that
+   * ignored them.
+   */
+  get loadsState(): boolean {
+    return this.prepare !== MemoryStateStore.prototype.prepare;
+  }
 
   getKey(accessKeyId: string): KeyState | undefined {
     return this.expand(this.keys.get(accessKeyId));

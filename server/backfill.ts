@@ -481,6 +481,9 @@ class RetryingStateStore implements StateStore {
     private readonly inner: StateStore,
     private readonly retry: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
   ) {}
+  get loadsState(): boolean {
+    return this.inner.loadsState !== false;
+  }
   prepare(keys: ReadonlySet<string>, principals: ReadonlySet<string>): Promise<void> {
     return this.retry('reading detection state', () => this.inner.prepare(keys, principals));
   }

@@ -172,6 +172,22 @@ describe('processors/pipeline', () => {
       assert.equal(store.commits, 0);
     });
 
+    it('asks a store that loads nothing for no keys, and still commits', async () => {
+      assert.equal(new MemoryStateStore({ maxKeys: 1, maxPrincipals: 1 }).loadsState, false, 'memory loads nothing');
+      assert.equal(new RecordingStore({ maxKeys: 1, maxPrincipals: 1 }).loadsState, true, 'a store with its own prepare loads');
+      class NothingToLoad extends RecordingStore {
+        override get loadsState(): boolean {
+          return false;
+        }
+      }
+      const store = new NothingToLoad({ maxKeys: 100, maxPrincipals: 100 });
+      const t = testPipeline({}, { store });
+      const { alerts } = await t.run([ev(IP.london, 0), ev(IP.tokyo, 40)]);
+      assert.deepEqual(store.prepared, []);
+      assert.equal(store.commits, 1);
+      assert.equal(alerts.length, 1, 'the detection runs all the same');
+    });
+
     it('loads principals only when the baseline is on', async () => {
       const store = new RecordingStore({ maxKeys: 100, maxPrincipals: 100 });
       await testPipeline({ baselineLearningDays: 7 }, { store }).run([ev(IP.london, 0)]);
