@@ -177,7 +177,8 @@ export function identityOpenIn(text: string): number {
  * on the record as parsed, before any processor has run.
  */
 export function sourceText(record: Record<string, unknown>, text: string): SourceText | undefined {
-  for (const key of ADDED_TOP_LEVEL) if (record[key] !== undefined) return undefined;
+  // ADDED_TOP_LEVEL, each read by its name (a loop over the names reads them as computed keys, slower in V8).
+  if (record['@timestamp'] !== undefined || record.source !== undefined || record.impossible_travel !== undefined) return undefined;
   const identity = record.userIdentity;
   if (identity !== null && typeof identity === 'object' && (identity as Record<string, unknown>).session_name !== undefined) return undefined;
   return { record, text, identityOpen: isPlainObject(identity) ? identityOpenIn(text) : -1 };
