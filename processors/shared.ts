@@ -2,9 +2,9 @@
  * Objects that many documents share and nothing changes: every document from one address carries
  * the same `source` object, and every address of one place the same `source.geo` (GeoIpDatabase
  * builds them once). A shared object holds its own JSON text, written at its first use
- * (server/doc-json.ts), in a property JSON.stringify, `Object.keys` and deep comparisons do not
- * see (a symbol, not enumerable); and a processor about to add to a document's object copies a
- * shared one first (`objectAt`).
+ * (server/doc-json.ts), in a private field that JSON.stringify, `Object.keys`, spread copies and
+ * deep comparisons do not see; and a processor about to add to a document's object copies a shared
+ * one first (`objectAt`).
  *
  * The text lives on the object rather than in a WeakMap beside it: a WeakMap of one entry per
  * address is read at a random place per document, and missed the CPU cache often enough to cost
@@ -22,8 +22,8 @@ class Stamp {
  * The JSON text is a private field added to the shared object itself (the base class's
  * constructor returns that object): adding one is a plain map transition, where
  * `Object.defineProperty` of a hidden symbol went through the runtime on every new address
- * (measured: half the cost of a first lookup of an address in a known network). JSON.stringify,
- * `Object.keys`, spread copies and deep comparisons do not see private fields.
+ * (measured over the bench's addresses with a fresh cache: a first lookup 0.44 µs on average with
+ * the symbol, 0.41 with the field).
  */
 class SharedJson extends Stamp {
   #json: string | undefined = undefined;

@@ -16,8 +16,8 @@ export interface Sighting {
   readonly geo: GeoResult & { readonly location: { readonly lat: number; readonly lon: number } };
   /**
    * The batch (`Context.batch`) that put the sighting into its key's history; undefined for one
-   * read from a store. The detection asks it of the sightings it compares, in place of a set of
-   * the batch's sightings: three hash lookups per event fewer (measured).
+   * read from a store. The detection asks it of the sightings it compares, in place of a Set of
+   * the batch's sightings: three hash operations fewer per located event.
    */
   addedIn?: object | undefined;
 }

@@ -222,7 +222,7 @@ const NEXT_MEMBER_NAME = MEMBER_NAME.map((name) => `,${name}`);
  * `leadingComma`, a comma before the first. Two string joins per member (a template literal made
  * five, most of them new strings, measured in allocation samples). Each field is read by its name:
  * a loop over the names read them as computed keys, through V8's slower keyed lookup (a profile
- * put the loop at 0.4 us per document).
+ * put the loop at 0.4 µs per document).
  */
 function addedMembers(doc: Doc, leadingComma: boolean): string {
   let out = '';
