@@ -213,6 +213,11 @@ export function quoted(text: string): string {
   return `"${text}"`;
 }
 
+/** `JSON.stringify(value)`, through `quoted` for a string. */
+function valueJson(value: unknown): string | undefined {
+  return typeof value === 'string' ? quoted(value) : JSON.stringify(value);
+}
+
 /** `"key":` for each added field, and the same after a comma: joined whole, not built per document. */
 const MEMBER_NAME = ADDED_TOP_LEVEL.map((key) => `${JSON.stringify(key)}:`);
 const NEXT_MEMBER_NAME = MEMBER_NAME.map((name) => `,${name}`);
@@ -227,7 +232,7 @@ const NEXT_MEMBER_NAME = MEMBER_NAME.map((name) => `,${name}`);
 function addedMembers(doc: Doc, leadingComma: boolean): string {
   let out = '';
   const timestamp = doc['@timestamp'];
-  if (timestamp !== undefined) out = member(out, 0, typeof timestamp === 'string' ? quoted(timestamp) : JSON.stringify(timestamp), leadingComma);
+  if (timestamp !== undefined) out = member(out, 0, valueJson(timestamp), leadingComma);
   const source = doc.source;
   if (source !== undefined) out = member(out, 1, sourceJson(source), leadingComma);
   const travel = doc.impossible_travel;
@@ -263,7 +268,7 @@ function sourceJson(source: unknown): string | undefined {
     if (typeof value === 'string') {
       if (value !== lastText) {
         lastText = value;
-        lastTextJson = JSON.stringify(value);
+        lastTextJson = quoted(value);
       }
       json = lastTextJson;
     } else if (key === 'geo' && value !== null && typeof value === 'object') {
@@ -295,7 +300,7 @@ export function docJson(doc: Doc | ItemError, source?: SourceText): string {
     const identityOpen = source.identityOpen;
     if (identityOpen < 0) return JSON.stringify(doc);
     const identityEmpty = text.charCodeAt(skipSpace(text, identityOpen)) === CLOSE_BRACE;
-    const member = SESSION_NAME + (typeof sessionName === 'string' ? quoted(sessionName) : JSON.stringify(sessionName));
+    const member = SESSION_NAME + valueJson(sessionName);
     body = text.slice(0, identityOpen) + (identityEmpty ? member : member + ',') + text.slice(identityOpen, end);
   } else {
     body = text.slice(0, end);
