@@ -163,9 +163,9 @@ const CLOSE_BRACE = 125;
 /**
  * `text.trim()`, answered without the call for a line that starts with `{` and ends with `}`, as
  * nearly every NDJSON line does: trim is a call into the runtime, which a profile put at a twentieth
- * of a microsecond per line.
+ * of a microsecond per line. For the record lines of /enrich and of `_bulk` alike.
  */
-function trimmed(text: string): string {
+export function trimmed(text: string): string {
   if (text.charCodeAt(0) === OPEN_BRACE && text.charCodeAt(text.length - 1) === CLOSE_BRACE) return text;
   return text.trim();
 }

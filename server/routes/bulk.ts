@@ -6,7 +6,7 @@ import type { AlertSink } from '../app.js';
 import { InputError, ServiceError, errorMessage } from '../errors.js';
 import { applyFilterPath } from '../filter-path.js';
 import { docJson, hasAt, sourceText, type SourceText } from '../doc-json.js';
-import { bodyLines, decodeBody } from '../input.js';
+import { bodyLines, decodeBody, trimmed } from '../input.js';
 import { upstreamError, type BulkItemResult, type BulkResponseItem } from '../opensearch-errors.js';
 import { isItemError, type Pipeline } from '../../processors/pipeline.js';
 import { isPlainObject, type Doc } from '../../processors/types.js';
@@ -134,7 +134,7 @@ export function parseBulkBody(lines: readonly string[]): { actions: ClientAction
   // metadata object is then shared by those actions, which only ever read it.
   let previous: (ActionLine & { line: string }) | undefined;
   for (let n = 0; n < lines.length; n++) {
-    const line = lines[n]!.trim();
+    const line = trimmed(lines[n]!);
     if (line.length === 0) continue;
     let op: Op;
     let meta: Record<string, unknown>;
@@ -182,7 +182,7 @@ export function parseBulkBody(lines: readonly string[]): { actions: ClientAction
     } else {
       action.records.push(records.length);
       records.push(source);
-      texts.push(sourceText(source, sourceLine.trim()));
+      texts.push(sourceText(source, trimmed(sourceLine)));
     }
   }
   return { actions, records, texts };
