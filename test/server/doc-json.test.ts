@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { docJson, identityOpenIn, quoted, sourceText, type SourceText } from '../../server/doc-json.js';
 import { readRecords } from '../../server/input.js';
-import { answerJson } from '../../server/routes/enrich.js';
+import { ANSWER_PIECE_CHARS, answerJson, writeAnswer } from '../../server/routes/enrich.js';
 import type { Doc } from '../../processors/types.js';
 import { batches, streamRecords, toNdjson } from '../../bench/records.js';
 import { IP, MINUTE, T0, cloudTrailRecord, testPipeline } from '../support/geo-fixture.js';
@@ -71,6 +71,25 @@ describe('server/doc-json', () => {
     const answer = { docs: result.docs, alerts: result.alerts, alerts_stored: true };
     assert.deepEqual(JSON.parse(answerJson(answer, texts)), JSON.parse(JSON.stringify(answer)));
     assert.deepEqual(JSON.parse(answerJson({ docs: [], alerts: [] })), { docs: [], alerts: [] });
+  });
+
+  it('writes a large answer in pieces of about ANSWER_PIECE_CHARS that join to the whole answer', async () => {
+    const t = testPipeline();
+    const lines: string[] = [];
+    for (const batch of batches(streamRecords({ count: 400, keys: 50, seed: 7 }), 400)) lines.push(...toNdjson(batch).toString('utf8').split('\n').filter(Boolean));
+    const { records, texts } = read(lines);
+    const result = await t.run(records);
+    const answer = { docs: result.docs, alerts: result.alerts };
+    const pieces: string[] = [];
+    writeAnswer(answer, texts, (piece) => pieces.push(piece));
+    const whole = answerJson(answer, texts);
+    assert.equal(pieces.join(''), whole);
+    assert.deepEqual(JSON.parse(whole), JSON.parse(JSON.stringify(answer)));
+    assert.ok(whole.length > 10 * ANSWER_PIECE_CHARS, `an answer of ${whole.length} characters`);
+    assert.ok(pieces.length >= whole.length / (2 * ANSWER_PIECE_CHARS), `${pieces.length} pieces`);
+    // Each piece stops at the first document that takes it past the size: over it by less than one document.
+    const longestDoc = Math.max(...result.docs.map((d, i) => docJson(d, texts[i]).length));
+    for (const piece of pieces) assert.ok(piece.length < ANSWER_PIECE_CHARS + longestDoc + 1, `a piece of ${piece.length} characters`);
   });
 
   it('finds userIdentity through whitespace and after values holding braces, quotes and escapes', () => {

@@ -4,6 +4,7 @@ import request from 'supertest';
 import type { Doc } from '../../processors/types.js';
 import { loadConfig } from '../../server/config.js';
 import { silentLogger } from '../../server/log.js';
+import { ANSWER_PIECE_CHARS } from '../../server/routes/enrich.js';
 import { buildService, type Service } from '../../server/service.js';
 import { IP, MINUTE, T0, cloudTrailRecord, geoFixture } from '../support/geo-fixture.js';
 
@@ -57,6 +58,25 @@ describe('server: POST /enrich and the app around it (pure mode, no OpenSearch)'
       assert.equal(alerts.length, 1);
       assert.equal((alerts[0]!.userIdentity as Doc).accessKeyId, KEY);
       assert.deepEqual(docs[1]!.impossible_travel, alerts[0]!.impossible_travel);
+    });
+
+    it('sends a large answer in pieces: every document arrives, in order', async () => {
+      // As many records as fit under the body limit: an answer of several 16 KB pieces.
+      const lines: string[] = [];
+      for (let i = 0, size = 0; ; i++) {
+        const line = JSON.stringify({ ...cloudTrailRecord({ key: `AKIAPIECES${String(i % 7).padStart(8, '0')}`, ip: IP.london, at: T0 + i * 1000 }), eventID: `piece-${i}` });
+        if ((size += line.length + 1) > MAX_BODY_BYTES - 1024) break;
+        lines.push(line);
+      }
+      const res = await post(lines.join('\n'), 'application/x-ndjson');
+      assert.equal(res.status, 200);
+      assert.match(res.headers['content-type'] ?? '', /^application\/json/);
+      assert.equal(res.headers['transfer-encoding'], 'chunked');
+      assert.ok(res.text.length > 3 * ANSWER_PIECE_CHARS, `an answer of ${res.text.length} characters`);
+      const docs = res.body.docs as Doc[];
+      assert.equal(docs.length, lines.length);
+      docs.forEach((doc, i) => assert.equal(doc.eventID, `piece-${i}`));
+      assert.equal((docs[docs.length - 1]!.source as Doc).address, IP.london);
     });
 
     it('answers a batch with nothing to detect with no alerts', async () => {
