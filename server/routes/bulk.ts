@@ -150,10 +150,12 @@ export function parseBulkBody(lines: readonly string[]): { actions: ClientAction
       continue;
     }
     n++;
-    if (n >= lines.length || lines[n]!.trim().length === 0) {
+    const sourceLine = lines[n] ?? '';
+    // Trimmed once: for the check here and, below, as the record's text.
+    const sourceTrimmed = trimmed(sourceLine);
+    if (sourceTrimmed.length === 0) {
       throw new InputError('body_unparseable', `The bulk request must be terminated by a newline; action line [${n}] has no source line`);
     }
-    const sourceLine = lines[n]!;
     if (op === 'update') {
       actions.push({ op, meta, actionLine, rawSource: sourceLine, records: [], split: false });
       continue;
@@ -182,7 +184,7 @@ export function parseBulkBody(lines: readonly string[]): { actions: ClientAction
     } else {
       action.records.push(records.length);
       records.push(source);
-      texts.push(sourceText(source, trimmed(sourceLine)));
+      texts.push(sourceText(source, sourceTrimmed));
     }
   }
   return { actions, records, texts };
