@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { Reader, type Response } from 'maxmind';
 import { ServiceError } from '../server/errors.js';
 import { GenerationalCache } from './generational-cache.js';
-import { canonicalIp, ipv4Value, isIpv6, isPublicIp, isPublicIpv4 } from './ip-ranges.js';
+import { canonicalIpOf, ipv4Value, isIpv6, isPublicIp, isPublicIpv4 } from './ip-ranges.js';
 import { share } from './shared.js';
 import type { GeoResult } from './types.js';
 
@@ -250,7 +250,7 @@ export class GeoIpDatabase extends EventEmitter {
     let info = this.cache?.get(key);
     if (!info) {
       // An address first seen: worked out from the value already in hand, not the text again.
-      const address = v4Value >= 0 ? ip : canonicalIp(ip);
+      const address = canonicalIpOf(ip, v4Value);
       const v4 = v4Value >= 0 ? v4Value : address === ip ? -1 : ipv4Value(address);
       const place = this.lookupUncached(address, v4);
       const ecsSource = share(place ? { address: ip, ip, geo: place.ecsGeo } : { address: ip, ip });

@@ -96,6 +96,14 @@ export function canonicalIp(ip: string): string {
   return mapped ? mapped[1]! : ip;
 }
 
+/**
+ * `canonicalIp(ip)` where `v4` is `ipv4Value(ip)`, already in hand: dotted-quad text is its own
+ * canonical form, so only other text is looked at again.
+ */
+export function canonicalIpOf(ip: string, v4: number): string {
+  return v4 >= 0 ? ip : canonicalIp(ip);
+}
+
 /** `isPublicIp` for an IPv4 address given by its value (`ipv4Value`). */
 export function isPublicIpv4(value: number): boolean {
   return !isReservedV4(value);

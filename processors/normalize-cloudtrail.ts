@@ -1,4 +1,4 @@
-import { canonicalIp, ipv4Value, isIpv6 } from './ip-ranges.js';
+import { canonicalIpOf, ipv4Value, isIpv6 } from './ip-ranges.js';
 import { checkOptions } from './options.js';
 import { isPlainObject, objectAt, type Context, type Doc, type Processor } from './types.js';
 
@@ -135,8 +135,7 @@ export class NormalizeCloudTrail implements Processor {
       const v4 = ipv4Value(sourceAddress);
       const isIp = v4 >= 0 || isIpv6(sourceAddress);
       if (v4 >= 0) facts.ipv4 = v4;
-      // Dotted-quad text is its own canonical form; only IPv6 text may be IPv4-mapped.
-      if (isIp) facts.ip = v4 >= 0 ? sourceAddress : canonicalIp(sourceAddress);
+      if (isIp) facts.ip = canonicalIpOf(sourceAddress, v4);
       if (isIp && doc.source === undefined && facts.ip === sourceAddress) {
         // The usual case: geoip may put the address's shared object in its place (facts.ownSource).
         const source: Doc = { address: sourceAddress, ip: sourceAddress };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { BlockList, isIP } from 'node:net';
-import { RESERVED_V4, canonicalIp, ipv4Value, isIpv6, isPublicIp, isPublicIpv4 } from '../../processors/ip-ranges.js';
+import { RESERVED_V4, canonicalIp, canonicalIpOf, ipv4Value, isIpv6, isPublicIp, isPublicIpv4 } from '../../processors/ip-ranges.js';
 import { Rng } from '../fuzz/bodies.js';
 
 const dotted = (value: number): string => [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
@@ -58,6 +58,12 @@ describe('processors/ip-ranges', () => {
       assert.equal(canonicalIp('::FFFF:8.8.8.8'), '8.8.8.8');
       assert.equal(canonicalIp('8.8.8.8'), '8.8.8.8');
       assert.equal(canonicalIp('2a00:1450::1'), '2a00:1450::1');
+    });
+
+    it('canonicalIpOf, given the address\'s ipv4Value, answers as canonicalIp does', () => {
+      for (const ip of ['8.8.8.8', '0.0.0.0', '::ffff:8.8.8.8', '::FFFF:10.0.0.1', '2a00:1450::1', '::1', 'fe80::1%eth0', 'AWS Internal', 'ec2.amazonaws.com', '08.8.8.8', '']) {
+        assert.equal(canonicalIpOf(ip, ipv4Value(ip)), canonicalIp(ip), ip);
+      }
     });
   });
 
