@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseActionLine, plainActionLine } from '../../server/routes/bulk.js';
+import { parseActionLine, parseBulkBody, plainActionLine } from '../../server/routes/bulk.js';
 import { Rng } from '../fuzz/bodies.js';
 
 /**
@@ -60,5 +60,19 @@ describe('_bulk action lines', () => {
       assert.deepEqual(plain, parseActionLine(line, 0), JSON.stringify(line));
     }
     assert.ok(accepted > 1000, `the usual shape is accepted often enough to be compared (${accepted})`);
+  });
+
+  it('source lines: a missing or blank one is a 400; an update keeps its line as sent; a record keeps its trimmed text', () => {
+    for (const lines of [['{"index":{"_index":"ct"}}'], ['{"index":{"_index":"ct"}}', '  \t'], ['{"create":{}}', '']]) {
+      assert.throws(
+        () => parseBulkBody(lines),
+        (err: Error & { code?: string; status?: number }) => err.code === 'body_unparseable' && err.status === 400 && /action line \[1\] has no source line/.test(err.message),
+        JSON.stringify(lines),
+      );
+    }
+    const parsed = parseBulkBody(['{"update":{"_id":"a"}}', ' {"doc":{"x":1}} ', '{"index":{}}', '  {"eventName":"x"}\t']);
+    assert.equal(parsed.actions[0]!.rawSource, ' {"doc":{"x":1}} ');
+    assert.deepEqual(parsed.records, [{ eventName: 'x' }]);
+    assert.equal(parsed.texts[0]!.text, '{"eventName":"x"}');
   });
 });
