@@ -44,8 +44,8 @@ const QUOTE = 34;
 const BACKSLASH = 92;
 const COLON = 58;
 const COMMA = 44;
-const OPEN_BRACE = 123;
-const CLOSE_BRACE = 125;
+export const OPEN_BRACE = 123;
+export const CLOSE_BRACE = 125;
 const OPEN_BRACKET = 91;
 const CLOSE_BRACKET = 93;
 

@@ -1,6 +1,6 @@
 import { isAscii } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
-import { sourceText, type SourceText } from './doc-json.js';
+import { CLOSE_BRACE, OPEN_BRACE, sourceText, type SourceText } from './doc-json.js';
 import { InputError, itemError } from './errors.js';
 import { UnreadableRecord } from '../processors/pipeline.js';
 import { isPlainObject } from '../processors/types.js';
@@ -156,9 +156,6 @@ export function unwrap(value: unknown, out: unknown[], depth = 0, budget: Inflat
   }
   out.push(value);
 }
-
-const OPEN_BRACE = 123;
-const CLOSE_BRACE = 125;
 
 /**
  * `text.trim()`, answered without the call for a line that starts with `{` and ends with `}`, as
